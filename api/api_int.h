@@ -1,0 +1,20 @@
+/* api_int.h: helpers shared by the api_*.c files only (these may use Jansson). */
+#ifndef YZ_API_INT_H
+#define YZ_API_INT_H
+
+#include <jansson.h>
+
+#include "api.h"
+
+/* Serialise obj as the response body (steals the reference). Returns status. */
+int api_json(struct req *rq, struct resp *rs, int status, json_t *obj);
+/* Parse the request body as a JSON object; on failure writes a 400 and returns -1. */
+int api_body_object(struct req *rq, struct resp *rs, json_t **obj_r);
+/* json_dumps into the request arena (compact); NULL obj gives NULL. Steals obj. */
+char *api_dump(struct req *rq, json_t *obj);
+/* The caller's account as the /api/v1/me object. */
+json_t *api_me_object(struct req *rq, bool complete);
+/* Client description for audit records: User-Agent, truncated. */
+const char *api_client(struct req *rq);
+
+#endif

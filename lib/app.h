@@ -1,0 +1,33 @@
+/* app.h: the daemon's shared state, handed to every handler as rq->app. The pointed-to
+ * modules are opaque here; each layer includes the header of the modules it uses. */
+#ifndef YZ_APP_H
+#define YZ_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "rt.h"
+
+struct store;
+struct store_audit;
+struct auth_cache;
+struct web;
+struct metrics;
+struct api_state;
+
+struct app {
+	struct config cfg;
+	struct store *store;
+	struct store_audit *audit;
+	struct auth_cache *auth_cache;
+	struct web *web;
+	struct metrics *metrics;
+	struct api_state *api;
+	unsigned char secret[32]; /* per-process: fake salts, throttling keys */
+	const struct route *routes;
+	size_t nroutes;
+	int64_t started;
+};
+
+#endif

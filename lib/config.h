@@ -1,0 +1,74 @@
+/* config.h: yizhan.conf, its schema and defaults (documented in docs/CONFIG.md).
+ * Every limit the daemon enforces is a named value here. Relative paths are taken relative to
+ * the data directory. */
+#ifndef YZ_CONFIG_H
+#define YZ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_MAX_BRANDS 64
+
+struct brand {
+	char domain[256];
+	char name[128];
+	char color[8]; /* #rrggbb */
+	char logo[CONFIG_PATH_MAX]; /* file path, or "" for the default logo */
+};
+
+struct config {
+	char data_dir[CONFIG_PATH_MAX];
+	char path[CONFIG_PATH_MAX]; /* the file it came from */
+
+	/* [server] */
+	char hostname[256];
+	char default_domain[256];
+	char user[64]; /* unprivileged user to drop to when started as root */
+	int64_t port_base;
+	char listen[64];
+	char log_level[16];
+	char static_dir[CONFIG_PATH_MAX];
+	char templates_dir[CONFIG_PATH_MAX];
+
+	/* [http] */
+	int64_t https_port;
+	int64_t http_threads;
+	int64_t http_max_connections;
+	int64_t http_per_ip_connections;
+	int64_t http_connection_memory;
+	int64_t http_timeout;
+	int64_t http_max_body;
+
+	/* [tls] */
+	char tls_cert[CONFIG_PATH_MAX];
+	char tls_key[CONFIG_PATH_MAX];
+
+	/* [auth] */
+	int64_t scram_iterations;
+	int64_t session_idle_timeout;
+	int64_t session_absolute_timeout;
+	int64_t login_ip_per_minute;
+	int64_t login_fail_delay_after;
+	int64_t login_lock_after;
+	int64_t login_lock_seconds;
+	int64_t auth_cache_seconds;
+	int64_t auth_cache_entries;
+
+	/* [brand.DOMAIN] */
+	struct brand brands[CONFIG_MAX_BRANDS];
+	size_t nbrands;
+};
+
+/* Fill defaults (port base as given). */
+void config_defaults(struct config *c, const char *data_dir, int64_t port_base);
+/* Load DATA_DIR/yizhan.conf over the defaults. Errors name file, line and key. */
+int config_load(struct config *c, const char *data_dir, struct err *err) YZ_WUR;
+/* Resolve a config path against the data dir into out. */
+void config_path(const struct config *c, const char *p, char *out, size_t outsz);
+/* The brand for a domain, or NULL. */
+const struct brand *config_brand(const struct config *c, const char *domain);
+
+#endif

@@ -1,0 +1,25 @@
+/* cli.h: the yizhan subcommands (docs/API.md lists the contract). Each returns the process
+ * exit status: 0 success, 1 failure, 2 usage error. */
+#ifndef YZ_CLI_H
+#define YZ_CLI_H
+
+#include <stddef.h>
+
+int cli_init(int argc, char **argv);
+int cli_user(int argc, char **argv);
+int cli_domain(int argc, char **argv);
+int cli_audit(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+
+/* Shared by the subcommands */
+struct store;
+struct store_audit;
+/* Write a CLI audit record (actor "cli:LOGIN"); failures are printed, not fatal. */
+void cli_audit_write(const char *data_dir, const char *type, const char *detail);
+/* Print "yizhan: msg" to stderr and return 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Create a self-signed certificate (SAN localhost, 127.0.0.1, hostname). */
+int tls_selfsigned_write(const char *cert_path, const char *key_path, const char *hostname,
+			 char *errbuf, size_t errsz);
+
+#endif

@@ -1,0 +1,44 @@
+/* yizhan: one binary, subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: yizhan COMMAND [options]\n"
+	"\n"
+	"commands:\n"
+	"  init    --data DIR --domain DOMAIN [--port-base N] [--demo]   create a data directory\n"
+	"  serve   --data DIR                                            run the daemon\n"
+	"  user    add|passwd|disable|enable|list|show|totp-reset ...     manage accounts\n"
+	"  domain  add|list ...                                          manage mail domains\n"
+	"  audit   verify --data DIR                                     check the audit trail\n"
+	"  version                                                       print the version\n"
+	"\n"
+	"Run 'yizhan COMMAND --help' for a command's options.\n";
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{"init", cli_init},   {"serve", cli_serve}, {"user", cli_user},
+		{"domain", cli_domain}, {"audit", cli_audit},
+	};
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("yizhan %s\n", YZ_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "yizhan: unknown command '%s'\n\n%s", argv[1], usage);
+	return 2;
+}

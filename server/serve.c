@@ -1,0 +1,211 @@
+/* yizhan serve: bind, drop privileges, open the stores, serve until SIGTERM; SIGHUP reloads
+ * the configuration, templates, assets and TLS certificate without dropping the listener. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "http.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "metrics.h"
+#include "router.h"
+#include "store/audit.h"
+#include "store/auth.h"
+#include "store/store.h"
+#include "web/web.h"
+
+static const char serve_usage[] =
+	"usage: yizhan serve --data DIR\n"
+	"\n"
+	"Runs in the foreground. SIGTERM or SIGINT stop it gracefully; SIGHUP reloads\n"
+	"yizhan.conf, templates, assets and the TLS certificate.\n";
+
+static enum log_level level_of(const char *s)
+{
+	if (strcmp(s, "debug") == 0)
+		return LOG_DEBUG;
+	if (strcmp(s, "warn") == 0)
+		return LOG_WARN;
+	if (strcmp(s, "error") == 0)
+		return LOG_ERROR;
+	return LOG_INFO;
+}
+
+/* Give the data directory's top level to the service user (databases, keys, tls/), so the
+ * daemon can run without root. Deeper trees are created by that user already. */
+static int chown_data(const char *dir, uid_t uid, gid_t gid)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (d == NULL)
+		return cli_fail("%s: %s", dir, strerror(errno));
+	if (chown(dir, uid, gid) < 0) {
+		closedir(d);
+		return cli_fail("chown %s: %s", dir, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		char p[2048];
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (lchown(p, uid, gid) < 0)
+			log_warn("serve", "path=%s msg=\"chown failed: %s\"", p, strerror(errno));
+		if (strcmp(de->d_name, "tls") == 0)
+			chown_data(p, uid, gid);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int drop_privileges(const struct config *c)
+{
+	struct passwd *pw = getpwnam(c->user);
+	if (pw == NULL)
+		return cli_fail("%s: key 'server.user': no such user '%s' (scripts/setup.sh creates "
+				"it)", c->path, c->user);
+	if (pw->pw_uid == 0)
+		return cli_fail("%s: key 'server.user': '%s' is root; name an unprivileged user",
+				c->path, c->user);
+	if (chown_data(c->data_dir, pw->pw_uid, pw->pw_gid) != 0)
+		return 1;
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		return cli_fail("cannot drop privileges to %s: %s", c->user, strerror(errno));
+	if (setuid(0) == 0)
+		return cli_fail("privileges were not dropped");
+	log_info("serve", "user=%s uid=%d msg=\"privileges dropped\"", c->user, (int)pw->pw_uid);
+	return 0;
+}
+
+static int open_app(struct app *app, const char *data)
+{
+	struct err err;
+	if (store_open(data, false, &app->store, &err) < 0 ||
+	    store_audit_open(data, &app->audit, &err) < 0 ||
+	    web_open(&app->cfg, &app->web, &err) < 0)
+		return cli_fail("%s", err.msg);
+	app->auth_cache = auth_cache_new((size_t)app->cfg.auth_cache_entries,
+					 app->cfg.auth_cache_seconds);
+	app->api = api_state_new();
+	app->metrics = metrics_new(rt_nroutes);
+	app->routes = rt_routes;
+	app->nroutes = rt_nroutes;
+	app->started = time_now();
+	rand_bytes(app->secret, sizeof(app->secret));
+	return 0;
+}
+
+static void close_app(struct app *app)
+{
+	web_free(&app->web);
+	api_state_free(&app->api);
+	auth_cache_free(&app->auth_cache);
+	metrics_free(&app->metrics);
+	store_audit_close(&app->audit);
+	store_close(&app->store);
+}
+
+/* SIGHUP: load everything new first; only if all of it is good, swap it in. */
+static void reload(struct app *app, struct http_server **srv)
+{
+	struct config ncfg;
+	struct web *nweb = NULL, *oweb;
+	struct err err;
+	int fd;
+
+	if (config_load(&ncfg, app->cfg.data_dir, &err) < 0 || web_open(&ncfg, &nweb, &err) < 0) {
+		log_error("serve", "msg=\"reload refused, keeping the running config\" err=\"%s\"",
+			  err.msg);
+		return;
+	}
+	if (ncfg.https_port != app->cfg.https_port || strcmp(ncfg.listen, app->cfg.listen) != 0)
+		log_warn("serve", "msg=\"listen address changes need a restart\"");
+	fd = http_stop(srv, true); /* finishes requests in flight; the socket keeps queueing */
+	oweb = app->web;
+	app->web = nweb;
+	ncfg.https_port = app->cfg.https_port;
+	snprintf(ncfg.listen, sizeof(ncfg.listen), "%s", app->cfg.listen);
+	app->cfg = ncfg;
+	log_set_level(level_of(app->cfg.log_level));
+	if (http_start(app, fd, srv, &err) < 0) {
+		log_error("serve", "msg=\"reload failed to restart HTTPS\" err=\"%s\"", err.msg);
+		exit(1);
+	}
+	web_free(&oweb);
+	log_info("serve", "msg=\"configuration reloaded\"");
+}
+
+int cli_serve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct app app;
+	struct http_server *srv = NULL;
+	const char *data = NULL;
+	struct err err;
+	sigset_t set;
+	int c, fd, sig;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'd')
+			data = optarg;
+		else if (c == 'h')
+			return fputs(serve_usage, stdout), 0;
+		else
+			return fputs(serve_usage, stderr), 2;
+	}
+	if (data == NULL || optind != argc)
+		return fputs(serve_usage, stderr), 2;
+	memset(&app, 0, sizeof(app));
+	if (config_load(&app.cfg, data, &err) < 0)
+		return cli_fail("%s", err.msg);
+	log_set_level(level_of(app.cfg.log_level));
+	/* signals are taken synchronously by this thread; every other thread blocks them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (http_listen(app.cfg.listen, (int)app.cfg.https_port, &fd, &err) < 0)
+		return cli_fail("%s", err.msg);
+	if (geteuid() == 0 && drop_privileges(&app.cfg) != 0)
+		return 1;
+	if (open_app(&app, data) != 0)
+		return 1;
+	if (http_start(&app, fd, &srv, &err) < 0) {
+		close_app(&app);
+		return cli_fail("%s", err.msg);
+	}
+	log_info("serve", "https=%s:%lld data=%s msg=\"yizhan %s ready\"", app.cfg.listen,
+		 (long long)app.cfg.https_port, data, YZ_VERSION);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(&app, &srv);
+			continue;
+		}
+		log_info("serve", "signal=%d msg=\"stopping\"", sig);
+		break;
+	}
+	http_stop(&srv, false);
+	close_app(&app);
+	log_info("serve", "msg=\"stopped\"");
+	return 0;
+}

@@ -1,0 +1,394 @@
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "db.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+
+#define KEY_LEN 32
+
+struct store_audit {
+	struct db *db;
+	char head_path[1100];
+	unsigned char key[KEY_LEN];
+};
+
+static const char *const migrations[] = {
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  ip TEXT NOT NULL,"
+	"  client TEXT NOT NULL,"
+	"  detail TEXT NOT NULL,"
+	"  hash TEXT NOT NULL);"
+	"CREATE INDEX audit_ts ON audit(ts);"
+	"CREATE INDEX audit_actor ON audit(actor, id);"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+};
+
+static const struct db_opts audit_opts = {
+	.migrations = migrations,
+	.nmigrations = 1,
+	.sync_full = true,
+	.create = false,
+};
+
+static int read_key(const char *data_dir, unsigned char key[KEY_LEN], struct err *err)
+{
+	char path[1100], hex[2 * KEY_LEN + 2];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/audit.key", data_dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	n = fread(hex, 1, sizeof(hex) - 1, f);
+	fclose(f);
+	if (n < 2 * KEY_LEN)
+		return err_set(err, ERR_INVALID, "%s: damaged key", path);
+	for (int i = 0; i < KEY_LEN; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return err_set(err, ERR_INVALID, "%s: damaged key", path);
+		key[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+int store_audit_init(const char *data_dir, struct err *err)
+{
+	char path[1100], hex[2 * KEY_LEN + 1];
+	unsigned char key[KEY_LEN];
+	struct db *db;
+	struct db_opts o = audit_opts;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/audit.key", data_dir);
+	rand_bytes(key, KEY_LEN);
+	hex_encode(key, KEY_LEN, hex);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	if (write(fd, hex, 2 * KEY_LEN) != 2 * KEY_LEN || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) < 0) {
+		close(fd);
+		return err_set(err, ERR_IO, "%s: write failed", path);
+	}
+	close(fd);
+	snprintf(path, sizeof(path), "%s/audit.db", data_dir);
+	o.create = true;
+	if (db_open(path, &o, &db, err) < 0)
+		return -1;
+	db_close(&db);
+	return 0;
+}
+
+int store_audit_open(const char *data_dir, struct store_audit **a_r, struct err *err)
+{
+	char path[1100];
+	struct store_audit *a = xcalloc(1, sizeof(*a));
+
+	if (read_key(data_dir, a->key, err) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/audit.db", data_dir);
+	if (db_open(path, &audit_opts, &a->db, err) < 0)
+		goto fail;
+	snprintf(a->head_path, sizeof(a->head_path), "%s/audit.head", data_dir);
+	*a_r = a;
+	return 0;
+fail:
+	free(a);
+	return -1;
+}
+
+void store_audit_close(struct store_audit **ap)
+{
+	if (*ap == NULL)
+		return;
+	db_close(&(*ap)->db);
+	free(*ap);
+	*ap = NULL;
+}
+
+static void mac_field(struct buf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (buf_printf(b, "%zu:", n) < 0 || buf_append(b, s ? s : "", n) < 0)
+		ASSERT(!"unbounded buffer refused an append");
+}
+
+/* hash_n = HMAC(key, len:prev | len:id | len:ts | len:actor | len:type | len:ip | len:client |
+ * len:detail), hex. Length prefixes make the encoding unambiguous. */
+static void record_hash(const unsigned char *key, const char *prev, int64_t id, int64_t ts,
+			const char *actor, const char *type, const char *ip, const char *client,
+			const char *detail, char out[65])
+{
+	unsigned char mac[32];
+	unsigned int maclen = sizeof(mac);
+	char num[24];
+	struct buf b;
+
+	buf_init(&b, 0);
+	mac_field(&b, prev);
+	snprintf(num, sizeof(num), "%lld", (long long)id);
+	mac_field(&b, num);
+	snprintf(num, sizeof(num), "%lld", (long long)ts);
+	mac_field(&b, num);
+	mac_field(&b, actor);
+	mac_field(&b, type);
+	mac_field(&b, ip);
+	mac_field(&b, client);
+	mac_field(&b, detail);
+	HMAC(EVP_sha256(), key, KEY_LEN, (const unsigned char *)b.data, b.len, mac, &maclen);
+	buf_release(&b);
+	hex_encode(mac, sizeof(mac), out);
+}
+
+static void head_mac(const unsigned char *key, int64_t id, const char *hash, char out[65])
+{
+	char msg[128];
+	unsigned char mac[32];
+	unsigned int maclen = sizeof(mac);
+	int n = snprintf(msg, sizeof(msg), "head:%lld:%s", (long long)id, hash);
+	HMAC(EVP_sha256(), key, KEY_LEN, (const unsigned char *)msg, (size_t)n, mac, &maclen);
+	hex_encode(mac, sizeof(mac), out);
+}
+
+/* Write audit.head atomically. A crash between the commit and this leaves the head one record
+ * behind, which verification accepts (it only refuses a head beyond the log's end). */
+static void write_head(struct store_audit *a, int64_t id, const char *hash)
+{
+	char tmp[1200], line[256], mac[65];
+	int fd, n;
+
+	head_mac(a->key, id, hash, mac);
+	n = snprintf(line, sizeof(line), "%lld %s %s\n", (long long)id, hash, mac);
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", a->head_path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) == n && fsync(fd) == 0) {
+		close(fd);
+		rename(tmp, a->head_path);
+		return;
+	}
+	close(fd);
+	unlink(tmp);
+}
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+int store_audit_append(struct store_audit *a, struct audit_rec *r, struct err *err)
+{
+	sqlite3 *c = db_conn(a->db, err);
+	sqlite3_stmt *s = NULL;
+	char prev[65] = "";
+	int64_t id = 1;
+
+	if (c == NULL)
+		return -1;
+	if (r->ts_ms == 0)
+		r->ts_ms = time_now_ms();
+	if (sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(c, err, "audit begin");
+	if (sqlite3_prepare_v2(c, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1, &s,
+			       NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0) + 1;
+		db_col_text(s, 1, prev, sizeof(prev));
+	}
+	sqlite3_finalize(s);
+	record_hash(a->key, prev, id, r->ts_ms, nz(r->actor), nz(r->type), nz(r->ip),
+		    nz(r->client), r->detail ? r->detail : "{}", r->hash);
+	if (sqlite3_prepare_v2(c,
+			       "INSERT INTO audit (id, ts, actor, type, ip, client, detail, hash)"
+			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			       -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, r->ts_ms);
+	db_bind_text(s, 3, nz(r->actor));
+	db_bind_text(s, 4, nz(r->type));
+	db_bind_text(s, 5, nz(r->ip));
+	db_bind_text(s, 6, nz(r->client));
+	db_bind_text(s, 7, r->detail ? r->detail : "{}");
+	db_bind_text(s, 8, r->hash);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (sqlite3_exec(c, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	r->id = id;
+	write_head(a, id, r->hash);
+	return 0;
+fail:
+	db_err(c, err, "audit append");
+	sqlite3_finalize(s);
+	sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static void row_to_rec(sqlite3_stmt *s, struct audit_rec *r)
+{
+	r->id = sqlite3_column_int64(s, 0);
+	r->ts_ms = sqlite3_column_int64(s, 1);
+	r->actor = (const char *)sqlite3_column_text(s, 2);
+	r->type = (const char *)sqlite3_column_text(s, 3);
+	r->ip = (const char *)sqlite3_column_text(s, 4);
+	r->client = (const char *)sqlite3_column_text(s, 5);
+	r->detail = (const char *)sqlite3_column_text(s, 6);
+	db_col_text(s, 7, r->hash, sizeof(r->hash));
+}
+
+int store_audit_query(struct store_audit *a, const struct audit_filter *f, audit_fn *fn,
+		      void *ctx, struct err *err)
+{
+	sqlite3_stmt *s;
+	struct audit_rec r;
+	int rc;
+
+	if (db_prepare(a->db,
+		       "SELECT id, ts, actor, type, ip, client, detail, hash FROM audit WHERE"
+		       " (?1 = 0 OR ts >= ?1) AND (?2 = 0 OR ts <= ?2)"
+		       " AND (?3 IS NULL OR actor = ?3)"
+		       " AND (?4 IS NULL OR type = ?4 OR substr(type, 1, length(?4) + 1) = ?4 || '.')"
+		       " AND (?5 = 0 OR id < ?5)"
+		       " ORDER BY id DESC LIMIT ?6",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, f->from_ms);
+	sqlite3_bind_int64(s, 2, f->to_ms);
+	db_bind_text(s, 3, f->actor);
+	db_bind_text(s, 4, f->type);
+	sqlite3_bind_int64(s, 5, f->before_id);
+	sqlite3_bind_int64(s, 6, f->limit > 0 ? f->limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_to_rec(s, &r);
+		if (fn(ctx, &r) != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return err_set(err, ERR_IO, "audit query failed");
+	return 0;
+}
+
+static int check_head(const struct store_audit *a, int64_t last_id, const char *last_hash,
+		      struct audit_report *rep)
+{
+	char line[256], hash[65], mac[65], want[65];
+	long long id;
+	FILE *f = fopen(a->head_path, "r");
+
+	if (f == NULL) {
+		if (last_id == 0)
+			return 0;
+		rep->bad_id = last_id;
+		snprintf(rep->reason, sizeof(rep->reason), "audit.head is missing");
+		return 0;
+	}
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "%lld %64s %64s", &id, hash, mac) != 3) {
+		fclose(f);
+		rep->bad_id = last_id ? last_id : 1;
+		snprintf(rep->reason, sizeof(rep->reason), "audit.head is damaged");
+		return 0;
+	}
+	fclose(f);
+	head_mac(a->key, id, hash, want);
+	if (!mem_eq_ct(want, mac, 64)) {
+		rep->bad_id = id;
+		snprintf(rep->reason, sizeof(rep->reason), "audit.head signature is wrong");
+	} else if (id > last_id) {
+		rep->bad_id = last_id + 1;
+		snprintf(rep->reason, sizeof(rep->reason),
+			 "missing: the log ends at record %lld but its head names record %lld",
+			 (long long)last_id, id);
+	}
+	(void)last_hash;
+	return 0;
+}
+
+int store_audit_verify(const char *data_dir, struct audit_report *rep, struct err *err)
+{
+	struct store_audit *a;
+	sqlite3_stmt *s;
+	char prev[65] = "", want[65];
+	char head_hash_at_id[65] = "";
+	int64_t expect = 1, head_id = 0;
+	int rc, ret = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if (store_audit_open(data_dir, &a, err) < 0)
+		return -1;
+	/* the head's record must carry the head's hash: remember hashes as we walk */
+	{
+		FILE *f = fopen(a->head_path, "r");
+		long long hid;
+		if (f && fscanf(f, "%lld %64s", &hid, head_hash_at_id) == 2)
+			head_id = hid;
+		if (f)
+			fclose(f);
+	}
+	if (db_prepare(a->db, "SELECT id, ts, actor, type, ip, client, detail, hash FROM audit"
+			      " ORDER BY id", &s, err) < 0) {
+		store_audit_close(&a);
+		return -1;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct audit_rec r;
+		row_to_rec(s, &r);
+		rep->records++;
+		if (r.id != expect) {
+			rep->bad_id = expect;
+			snprintf(rep->reason, sizeof(rep->reason),
+				 "missing (next record present is %lld)", (long long)r.id);
+			break;
+		}
+		record_hash(a->key, prev, r.id, r.ts_ms, nz(r.actor), nz(r.type), nz(r.ip),
+			    nz(r.client), nz(r.detail), want);
+		if (!mem_eq_ct(want, r.hash, 64)) {
+			rep->bad_id = r.id;
+			snprintf(rep->reason, sizeof(rep->reason),
+				 "hash mismatch: the record was changed, moved or inserted");
+			break;
+		}
+		if (r.id == head_id && strcmp(r.hash, head_hash_at_id) != 0) {
+			rep->bad_id = r.id;
+			snprintf(rep->reason, sizeof(rep->reason), "does not match audit.head");
+			break;
+		}
+		memcpy(prev, r.hash, sizeof(prev));
+		expect++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err_set(err, ERR_IO, "audit.db read failed");
+		ret = -1;
+	}
+	sqlite3_finalize(s);
+	if (ret == 0 && rep->bad_id == 0)
+		check_head(a, expect - 1, prev, rep);
+	store_audit_close(&a);
+	return ret;
+}

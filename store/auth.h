@@ -1,0 +1,34 @@
+/* auth.h: password checks for protocols that receive a plaintext password over TLS
+ * (IMAP/POP3/SMTP PLAIN and LOGIN), with a verification cache so clients that sign in on
+ * every connection do not pay PBKDF2 each time.
+ *
+ * The cache never holds a password: an entry is HMAC-SHA256(k, stored-secret || password)
+ * under a key k made at start-up and never written anywhere. A password change alters the
+ * stored secret, so stale entries simply stop matching. Entries expire after ttl seconds. */
+#ifndef YZ_AUTH_H
+#define YZ_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "store.h"
+
+struct auth_cache;
+
+struct auth_cache *auth_cache_new(size_t max_entries, int64_t ttl_seconds);
+void auth_cache_free(struct auth_cache **cp);
+
+struct auth_stats {
+	uint64_t hits, misses;
+};
+void auth_cache_stats(struct auth_cache *c, struct auth_stats *out);
+
+/* Check address + password. 0 with *acct filled on success; ERR_AUTH on a wrong password, an
+ * unknown address or a disabled account (the same error for all three). cache may be NULL. */
+int auth_check_password(struct store *st, struct auth_cache *c, const char *address,
+			const char *password, struct store_account *acct,
+			struct err *err) YZ_WUR;
+
+#endif

@@ -1,0 +1,204 @@
+#include "db.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define DB_BUSY_TIMEOUT_MS 10000
+
+struct conn_node {
+	struct conn_node *next;
+	sqlite3 *conn;
+};
+
+struct db {
+	char *path;
+	bool sync_full;
+	pthread_key_t key;
+	pthread_mutex_t lock; /* guards conns */
+	struct conn_node *conns;
+};
+
+static int configure(sqlite3 *c, bool sync_full, struct err *err)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;"
+		 "PRAGMA temp_store=MEMORY;",
+		 sync_full ? "FULL" : "NORMAL");
+	sqlite3_busy_timeout(c, DB_BUSY_TIMEOUT_MS);
+	if (sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(c, err, "configure");
+	return 0;
+}
+
+static int open_conn(const char *path, bool create, bool sync_full, sqlite3 **c_r,
+		     struct err *err)
+{
+	sqlite3 *c = NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &c, flags, NULL) != SQLITE_OK) {
+		err_set(err, ERR_IO, "%s: %s", path, c ? sqlite3_errmsg(c) : "cannot open");
+		sqlite3_close(c);
+		return -1;
+	}
+	if (configure(c, sync_full, err) < 0) {
+		sqlite3_close(c);
+		return -1;
+	}
+	*c_r = c;
+	return 0;
+}
+
+static int migrate(sqlite3 *c, const struct db_opts *o, const char *path, struct err *err)
+{
+	sqlite3_stmt *st;
+	int version;
+
+	if (sqlite3_prepare_v2(c, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return db_err(c, err, "user_version");
+	sqlite3_step(st);
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > o->nmigrations)
+		return err_set(err, ERR_INVALID,
+			       "%s: schema version %d is newer than this yizhan (%d)", path,
+			       version, o->nmigrations);
+	for (int v = version; v < o->nmigrations; v++) {
+		char sql[64];
+		if (sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			return db_err(c, err, "begin migration");
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
+		if (sqlite3_exec(c, o->migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			db_err(c, err, "migration");
+			sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		if (sqlite3_exec(c, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			return db_err(c, err, "commit migration");
+		log_debug("db", "path=%s migrated_to=%d", path, v + 1);
+	}
+	return 0;
+}
+
+static void conn_destroy(void *p)
+{
+	(void)p; /* connections are closed by db_close(), which knows them all */
+}
+
+int db_open(const char *path, const struct db_opts *opts, struct db **db_r, struct err *err)
+{
+	struct db *db;
+	sqlite3 *c;
+
+	if (open_conn(path, opts->create, opts->sync_full, &c, err) < 0)
+		return -1;
+	if (migrate(c, opts, path, err) < 0) {
+		sqlite3_close(c);
+		return -1;
+	}
+	db = xcalloc(1, sizeof(*db));
+	db->path = xstrdup(path);
+	db->sync_full = opts->sync_full;
+	pthread_mutex_init(&db->lock, NULL);
+	if (pthread_key_create(&db->key, conn_destroy) != 0)
+		ASSERT(!"pthread_key_create");
+	db->conns = xcalloc(1, sizeof(*db->conns));
+	db->conns->conn = c;
+	pthread_setspecific(db->key, c);
+	*db_r = db;
+	return 0;
+}
+
+void db_close(struct db **dbp)
+{
+	struct db *db = *dbp;
+	if (db == NULL)
+		return;
+	while (db->conns) {
+		struct conn_node *n = db->conns;
+		db->conns = n->next;
+		sqlite3_close_v2(n->conn);
+		free(n);
+	}
+	pthread_key_delete(db->key);
+	pthread_mutex_destroy(&db->lock);
+	free(db->path);
+	free(db);
+	*dbp = NULL;
+}
+
+sqlite3 *db_conn(struct db *db, struct err *err)
+{
+	sqlite3 *c = pthread_getspecific(db->key);
+	struct conn_node *n;
+
+	if (c != NULL)
+		return c;
+	if (open_conn(db->path, false, db->sync_full, &c, err) < 0)
+		return NULL;
+	n = xcalloc(1, sizeof(*n));
+	n->conn = c;
+	pthread_mutex_lock(&db->lock);
+	n->next = db->conns;
+	db->conns = n;
+	pthread_mutex_unlock(&db->lock);
+	pthread_setspecific(db->key, c);
+	return c;
+}
+
+const char *db_path(const struct db *db)
+{
+	return db->path;
+}
+
+int db_prepare(struct db *db, const char *sql, sqlite3_stmt **st_r, struct err *err)
+{
+	sqlite3 *c = db_conn(db, err);
+	if (c == NULL)
+		return -1;
+	/* prepare_v3 with PERSISTENT: statements are re-prepared per call, cheap for our sizes */
+	if (sqlite3_prepare_v2(c, sql, -1, st_r, NULL) != SQLITE_OK)
+		return db_err(c, err, "prepare");
+	return 0;
+}
+
+int db_exec(struct db *db, const char *sql, struct err *err)
+{
+	sqlite3 *c = db_conn(db, err);
+	if (c == NULL)
+		return -1;
+	if (sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(c, err, "exec");
+	return 0;
+}
+
+int db_err(sqlite3 *conn, struct err *err, const char *what)
+{
+	int code = sqlite3_extended_errcode(conn);
+	enum err_code ec = ERR_IO;
+	if ((code & 0xff) == SQLITE_CONSTRAINT)
+		ec = ERR_EXISTS;
+	else if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+		ec = ERR_LIMIT;
+	return err_set(err, ec, "%s: %s", what, sqlite3_errmsg(conn));
+}
+
+void db_bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, idx);
+	else
+		sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+void db_col_text(sqlite3_stmt *st, int col, char *out, size_t outsz)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(out, outsz, "%s", t ? (const char *)t : "");
+}

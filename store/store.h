@@ -1,0 +1,120 @@
+/* store.h: the directory (data/directory.db): domains, accounts, roles, sessions, settings,
+ * service classes and sign-in failure tracking. Thread-safe: each thread uses its own
+ * connection. Functions return 0 or -1 with err (ERR_NOTFOUND, ERR_EXISTS, ERR_INVALID, ...). */
+#ifndef YZ_STORE_H
+#define YZ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "lib/role.h"
+#include "lib/scram.h"
+
+#define STORE_ADDR_MAX 320
+#define STORE_NAME_MAX 128
+#define STORE_TOTP_KEY 20
+
+struct store;
+
+/* Open DATA_DIR/directory.db, creating and migrating it when create is set. */
+int store_open(const char *data_dir, bool create, struct store **st_r, struct err *err) YZ_WUR;
+void store_close(struct store **stp);
+
+/* Domains */
+int store_domain_add(struct store *st, const char *name, int64_t *id_r, struct err *err) YZ_WUR;
+typedef void store_domain_fn(void *ctx, int64_t id, const char *name, int64_t created);
+int store_domain_list(struct store *st, store_domain_fn *fn, void *ctx, struct err *err) YZ_WUR;
+bool store_domain_exists(struct store *st, const char *name);
+
+/* Accounts */
+struct store_account {
+	int64_t id;
+	int64_t domain_id;
+	char address[STORE_ADDR_MAX + 1];
+	char domain[256];
+	char name[STORE_NAME_MAX + 1];
+	enum role role;
+	bool disabled;
+	char lang[8];
+	struct scram_secret secret;
+	bool totp_enabled;
+	unsigned char totp_key[STORE_TOTP_KEY];
+	int64_t totp_last_step;
+	int64_t class_id;
+	int64_t created;
+};
+
+/* Normalise and validate an address ("Local@Domain" -> "local@domain"); out >= 321 bytes. */
+int store_address_normalise(const char *in, char *out, size_t outsz, struct err *err) YZ_WUR;
+int store_account_add(struct store *st, const char *address, const char *name, enum role role,
+		      const char *password, unsigned iterations, int64_t *id_r,
+		      struct err *err) YZ_WUR;
+int store_account_get(struct store *st, const char *address, struct store_account *out,
+		      struct err *err) YZ_WUR;
+int store_account_get_id(struct store *st, int64_t id, struct store_account *out,
+			 struct err *err) YZ_WUR;
+int store_account_set_password(struct store *st, const char *address, const char *password,
+			       unsigned iterations, struct err *err) YZ_WUR;
+int store_account_set_disabled(struct store *st, const char *address, bool disabled,
+			       struct err *err) YZ_WUR;
+typedef void store_account_fn(void *ctx, const struct store_account *a);
+/* All accounts, or those of one domain (domain != NULL), by address. */
+int store_account_list(struct store *st, const char *domain, store_account_fn *fn, void *ctx,
+		       struct err *err) YZ_WUR;
+/* Enable TOTP with key (STORE_TOTP_KEY bytes), or disable it with key == NULL. */
+int store_account_totp_set(struct store *st, int64_t id, const unsigned char *key,
+			   struct err *err) YZ_WUR;
+/* Record that TOTP step was used; ERR_EXISTS when it (or a later one) was already used. */
+int store_account_totp_use(struct store *st, int64_t id, int64_t step, struct err *err) YZ_WUR;
+
+/* Sessions. The id given to the browser is 256 random bits; only its SHA-256 is stored. */
+struct store_session {
+	char hash[65];
+	int64_t account_id;
+	bool complete;
+	char csrf[65];
+	int64_t created, last_seen;
+	bool has_pending_totp;
+	unsigned char pending_totp[STORE_TOTP_KEY];
+};
+
+int store_session_create(struct store *st, int64_t account_id, bool complete, const char *ip,
+			 const char *client, char id_out[65], char csrf_out[65],
+			 struct err *err) YZ_WUR;
+/* Look a session up by the id the browser sent. ERR_NOTFOUND if unknown; ERR_DENIED if it
+ * expired (it is then removed). Touches last_seen at most once a minute. */
+int store_session_get(struct store *st, const char *id, int64_t now, int64_t idle,
+		      int64_t absolute, struct store_session *out, struct err *err) YZ_WUR;
+/* The stored form of a session id: SHA-256, hex. */
+void store_session_hash(const char *id, char out[65]);
+int store_session_complete(struct store *st, const char *hash, struct err *err) YZ_WUR;
+int store_session_set_pending_totp(struct store *st, const char *hash, const unsigned char *key,
+				   struct err *err) YZ_WUR;
+int store_session_delete(struct store *st, const char *hash, struct err *err) YZ_WUR;
+/* Remove every session of an account (password change, disable). */
+int store_session_delete_account(struct store *st, int64_t account_id, struct err *err) YZ_WUR;
+
+/* Sign-in failures, keyed by the address as typed (known or not), so unknown addresses and
+ * real ones behave the same. */
+struct store_login_policy {
+	int64_t delay_after; /* failures before waits start */
+	int64_t lock_after;  /* failures before the lock */
+	int64_t lock_seconds;
+};
+/* 0 when an attempt may proceed now; else ERR_LIMIT with *retry_after_r seconds. */
+int store_login_allowed(struct store *st, const char *address, int64_t now,
+			const struct store_login_policy *p, int64_t *retry_after_r,
+			struct err *err) YZ_WUR;
+int store_login_failed(struct store *st, const char *address, int64_t now,
+		       const struct store_login_policy *p, struct err *err) YZ_WUR;
+int store_login_succeeded(struct store *st, const char *address, struct err *err) YZ_WUR;
+
+/* Settings: small key/value pairs. */
+int store_setting_get(struct store *st, const char *key, char *out, size_t outsz,
+		      struct err *err) YZ_WUR;
+int store_setting_set(struct store *st, const char *key, const char *value,
+		      struct err *err) YZ_WUR;
+
+#endif
