@@ -52,7 +52,10 @@ static json_t *operation(const struct route *r, const char *method)
 	json_object_set_new(resp, "200", json_pack("{s:s}", "description", "success"));
 	json_object_set_new(resp, "default", error_response("error"));
 	if (r->flags & RT_AUTH) {
-		json_object_set_new(op, "security", json_pack("[{s:[]}]", "session"));
+		json_t *sec = json_pack("[{s:[]}]", "session");
+		if (r->scope)
+			json_array_append_new(sec, json_pack("{s:[s]}", "token", r->scope));
+		json_object_set_new(op, "security", sec);
 		json_object_set_new(resp, "401", error_response("not signed in"));
 	}
 	if (r->roles)
@@ -103,6 +106,8 @@ static void build(void)
 						    operation(r, method_names[m]));
 		free(path);
 	}
+	json_object_set_new(json_object_get(json_object_get(root, "components"), "securitySchemes"),
+			    "token", json_pack("{s:s,s:s}", "type", "http", "scheme", "bearer"));
 	json_object_set_new(root, "paths", paths);
 	doc = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(root);

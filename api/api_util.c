@@ -127,7 +127,8 @@ void api_audit(struct req *rq, const char *type, const char *detail)
 					 : (rq->caller ? rq->caller->address : "-"),
 		.type = type,
 		.ip = rq->ip,
-		.client = api_client(rq),
+		.client = rq->caller && rq->caller->via_token ? rq->caller->token_label
+							      : api_client(rq),
 		.detail = detail,
 	};
 	if (store_audit_append(rq->app->audit, &r, &err) < 0)

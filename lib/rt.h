@@ -27,7 +27,7 @@ enum rt_method {
 /* Route policy, enforced by rt_dispatch() before the handler runs. */
 enum rt_flag {
 	RT_PUBLIC = 0,
-	RT_AUTH = 1 << 0,    /* a signed-in session (or, later, a bearer token) is required */
+	RT_AUTH = 1 << 0,    /* a signed-in session, or an API token when the route names a scope */
 	RT_PARTIAL = 1 << 1, /* with RT_AUTH: a session still waiting for its second factor is ok */
 	RT_CSRF = 1 << 2,    /* state-changing methods need X-CSRF-Token == the session's token */
 	RT_JSON = 1 << 3,    /* requests with a body must be Content-Type: application/json */
@@ -47,6 +47,8 @@ struct route {
 	unsigned roles;        /* enum role bits allowed; 0 = any signed-in role */
 	size_t max_body;       /* bytes; 0 = no body accepted */
 	const char *audit;     /* audit record type written after the handler, or NULL */
+	const char *scope;     /* API tokens with this scope may call the route (RT_AUTH only);
+				  NULL: sessions only */
 	const char *summary;   /* one line for the OpenAPI document */
 	const char *tag;       /* OpenAPI tag */
 };
@@ -65,6 +67,10 @@ struct caller {
 	char lang[8];
 	char csrf[65];
 	char session_hash[65]; /* SHA-256 of the session id (hex): the id is never stored */
+	bool via_token;        /* authenticated by an API token, not a session */
+	int64_t token_id;
+	char token_label[140]; /* "token:NAME" for audit records */
+	char scopes[256];
 };
 
 struct app; /* the daemon's shared state: server/app.h */

@@ -22,6 +22,8 @@ struct opts {
 	bool password_stdin, help;
 	char *pos[4];
 	int npos;
+	const char *scopes[16];
+	size_t nscopes;
 };
 
 int cli_fail(const char *fmt, ...)
@@ -42,6 +44,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"data", required_argument, NULL, 'd'},   {"role", required_argument, NULL, 'r'},
 		{"name", required_argument, NULL, 'n'},   {"domain", required_argument, NULL, 'D'},
 		{"password-stdin", no_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+		{"scope", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -57,6 +60,13 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'D': o->domain = optarg; break;
 		case 'p': o->password_stdin = true; break;
 		case 'h': o->help = true; break;
+		case 's':
+			if (o->nscopes == 16) {
+				fprintf(stderr, "yizhan: at most 16 --scope options\n");
+				return -1;
+			}
+			o->scopes[o->nscopes++] = optarg;
+			break;
 		default:
 			fprintf(stderr, "yizhan: unknown or incomplete option '%s'\n", argv[optind - 1]);
 			return -1;
@@ -368,4 +378,106 @@ int cli_audit(int argc, char **argv)
 	}
 	printf("audit: %lld records, chain intact\n", (long long)rep.records);
 	return 0;
+}
+
+static const char token_usage[] =
+	"usage: yizhan token add    --data DIR ADDRESS --name APP --scope SCOPE [--scope SCOPE ...]\n"
+	"       yizhan token list   --data DIR [ADDRESS]\n"
+	"       yizhan token revoke --data DIR ID\n"
+	"\n"
+	"API tokens let an OA system call the routes whose scope they hold, as ADDRESS, with\n"
+	"'Authorization: Bearer TOKEN'. The token is printed once; only its hash is kept.\n";
+
+static void print_token(void *ctx, const struct store_token *t)
+{
+	printf("%lld\t%s\t%s\t%s\n", (long long)t->id, t->name, t->scopes,
+	       t->revoked ? "revoked" : "live");
+}
+
+static int token_add(struct store *st, const struct opts *o, const char *scopes)
+{
+	struct store_account a;
+	char token[STORE_TOKEN_LEN + 1], id[24];
+	struct err err;
+	int64_t tid;
+	char *d;
+
+	if (store_account_get(st, o->pos[0], &a, &err) < 0)
+		return cli_fail("%s", err.msg);
+	if (role_is_admin(a.role))
+		return cli_fail("API tokens act for user accounts; %s has role %s", a.address,
+				role_name(a.role));
+	if (store_token_add(st, a.id, o->name, scopes, token, &tid, &err) < 0)
+		return cli_fail("%s", err.msg);
+	printf("%s\n", token);
+	fprintf(stderr, "token %lld for %s (%s); it is shown only now\n", (long long)tid, a.address,
+		scopes);
+	snprintf(id, sizeof(id), "%lld", (long long)tid);
+	d = detail("address", a.address, "token", id);
+	cli_audit_write(o->data, "token.create", d);
+	free(d);
+	return 0;
+}
+
+int cli_token(int argc, char **argv)
+{
+	struct opts o;
+	struct store *st;
+	struct err err;
+	const char *verb = argc > 1 ? argv[1] : NULL;
+	char scopes[STORE_SCOPES_MAX + 1] = "";
+	int rc = 0;
+
+	if (verb == NULL || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
+		fputs(token_usage, verb ? stdout : stderr);
+		return verb ? 0 : 2;
+	}
+	if (parse(argc - 1, argv + 1, &o) < 0) {
+		fputs(token_usage, stderr);
+		return 2;
+	}
+	if (o.help)
+		return fputs(token_usage, stdout), 0;
+	for (size_t i = 0; i < o.nscopes; i++) {
+		if (strlen(scopes) + strlen(o.scopes[i]) + 2 > sizeof(scopes))
+			return cli_fail("too many scopes");
+		if (*scopes)
+			strcat(scopes, " ");
+		strcat(scopes, o.scopes[i]);
+	}
+	if ((strcmp(verb, "add") == 0 && (o.npos != 1 || !o.name || !*scopes)) ||
+	    (strcmp(verb, "list") == 0 && o.npos > 1) ||
+	    (strcmp(verb, "revoke") == 0 && o.npos != 1) ||
+	    (strcmp(verb, "add") && strcmp(verb, "list") && strcmp(verb, "revoke"))) {
+		fputs(token_usage, stderr);
+		return 2;
+	}
+	if (open_store(&o, &st) < 0)
+		return 1;
+	if (strcmp(verb, "add") == 0) {
+		rc = token_add(st, &o, scopes);
+	} else if (strcmp(verb, "list") == 0) {
+		struct store_account a;
+		int64_t id = 0;
+		if (o.npos == 1 && store_account_get(st, o.pos[0], &a, &err) < 0)
+			rc = cli_fail("%s", err.msg);
+		else if (o.npos == 1)
+			id = a.id;
+		if (rc == 0 && store_token_list(st, id, print_token, NULL, &err) < 0)
+			rc = cli_fail("%s", err.msg);
+	} else {
+		int64_t id;
+		if (str_to_i64(o.pos[0], 1, INT64_MAX, &id) < 0)
+			rc = cli_fail("ID must be a token number from 'yizhan token list'");
+		else if (store_token_revoke(st, id, &err) < 0)
+			rc = cli_fail("%s", err.msg);
+		else {
+			char *d = detail("token", o.pos[0], NULL, NULL);
+			printf("revoked token %s\n", o.pos[0]);
+			cli_audit_write(o.data, "token.revoke", d);
+			free(d);
+		}
+	}
+	store_close(&st);
+	return rc;
 }

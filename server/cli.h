@@ -9,6 +9,7 @@ int cli_init(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_domain(int argc, char **argv);
 int cli_audit(int argc, char **argv);
+int cli_token(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 
 /* Shared by the subcommands */

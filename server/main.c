@@ -12,6 +12,7 @@ static const char usage[] =
 	"  serve   --data DIR                                            run the daemon\n"
 	"  user    add|passwd|disable|enable|list|show|totp-reset ...     manage accounts\n"
 	"  domain  add|list ...                                          manage mail domains\n"
+	"  token   add|list|revoke ...                                   API tokens for OA systems\n"
 	"  audit   verify --data DIR                                     check the audit trail\n"
 	"  version                                                       print the version\n"
 	"\n"
@@ -24,7 +25,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {
 		{"init", cli_init},   {"serve", cli_serve}, {"user", cli_user},
-		{"domain", cli_domain}, {"audit", cli_audit},
+		{"domain", cli_domain}, {"audit", cli_audit}, {"token", cli_token},
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

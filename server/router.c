@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "lib/log.h"
@@ -112,6 +113,8 @@ static const char *allow_header(struct req *rq, unsigned allowed)
 	return s;
 }
 
+static void fill_caller(struct req *rq, const struct store_account *a);
+
 int rt_resolve_caller(struct req *rq)
 {
 	struct app *app = rq->app;
@@ -137,17 +140,62 @@ int rt_resolve_caller(struct req *rq)
 	}
 	if (store_account_get_id(app->store, s.account_id, &a, &err) < 0 || a.disabled)
 		return 0;
-	c = arena_alloc(rq->arena, sizeof(*c));
-	c->account_id = a.id;
-	c->domain_id = a.domain_id;
-	c->role = a.role;
+	fill_caller(rq, &a);
+	c = rq->caller;
 	c->complete = s.complete;
-	snprintf(c->address, sizeof(c->address), "%s", a.address);
-	snprintf(c->name, sizeof(c->name), "%s", a.name);
-	snprintf(c->lang, sizeof(c->lang), "%s", a.lang);
 	snprintf(c->csrf, sizeof(c->csrf), "%s", s.csrf);
 	memcpy(c->session_hash, s.hash, sizeof(c->session_hash));
+	return 0;
+}
+
+static void fill_caller(struct req *rq, const struct store_account *a)
+{
+	struct caller *c = arena_alloc(rq->arena, sizeof(*c));
+	c->account_id = a->id;
+	c->domain_id = a->domain_id;
+	c->role = a->role;
+	snprintf(c->address, sizeof(c->address), "%s", a->address);
+	snprintf(c->name, sizeof(c->name), "%s", a->name);
+	snprintf(c->lang, sizeof(c->lang), "%s", a->lang);
 	rq->caller = c;
+}
+
+/* "Authorization: Bearer yz_..." (RFC 6750). Returns 0 with rq->caller set, or the status
+ * already written. */
+static int resolve_token(struct req *rq, struct resp *rs, const char *token)
+{
+	struct store_token t;
+	struct store_account a;
+	struct err err;
+
+	while (*token == ' ')
+		token++;
+	if (store_token_get(rq->app->store, token, &t, &err) < 0 ||
+	    store_account_get_id(rq->app->store, t.account_id, &a, &err) < 0 || a.disabled) {
+		api_audit(rq, "auth.token.fail", NULL);
+		rt_resp_header(rs, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		return api_error(rs, 401, "unauthorized", "unknown, revoked or disabled API token");
+	}
+	fill_caller(rq, &a);
+	rq->caller->complete = true;
+	rq->caller->via_token = true;
+	rq->caller->token_id = t.id;
+	snprintf(rq->caller->token_label, sizeof(rq->caller->token_label), "token:%s", t.name);
+	snprintf(rq->caller->scopes, sizeof(rq->caller->scopes), "%s", t.scopes);
+	return 0;
+}
+
+static int check_scope(struct req *rq, struct resp *rs)
+{
+	const char *want = rq->route->scope;
+	if (want == NULL)
+		return api_error(rs, 403, "forbidden", "this route does not accept API tokens");
+	if (!store_scope_has(rq->caller->scopes, want)) {
+		rt_resp_header(rs, "WWW-Authenticate",
+			       arena_printf(rq->arena,
+					    "Bearer error=\"insufficient_scope\", scope=\"%s\"", want));
+		return api_error(rs, 403, "forbidden", "the token lacks scope %s", want);
+	}
 	return 0;
 }
 
@@ -170,7 +218,7 @@ static bool is_json(const char *ct)
 static int enforce(struct req *rq, struct resp *rs)
 {
 	const struct route *r = rq->route;
-	bool writes = rq->method & (RT_POST | RT_PUT | RT_PATCH | RT_DELETE);
+	bool writes = (rq->method & (RT_POST | RT_PUT | RT_PATCH | RT_DELETE)) != 0;
 
 	if (rq->body_len > r->max_body)
 		return api_error(rs, 413, "payload_too_large", "body larger than %zu bytes",
@@ -178,9 +226,18 @@ static int enforce(struct req *rq, struct resp *rs)
 	if ((r->flags & RT_JSON) && rq->body_len > 0 && !is_json(rt_header(rq, "Content-Type")))
 		return api_error(rs, 415, "unsupported_media_type",
 				 "send Content-Type: application/json");
+	const char *authz;
+	int st;
+
 	if (!(r->flags & RT_AUTH))
 		return 0;
-	if (rt_resolve_caller(rq) < 0)
+	authz = rt_header(rq, "Authorization");
+	if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
+		/* no ambient credential is involved, so no CSRF token is needed */
+		if ((st = resolve_token(rq, rs, authz + 7)) != 0 || (st = check_scope(rq, rs)) != 0)
+			return st;
+		writes = false;
+	} else if (rt_resolve_caller(rq) < 0)
 		return api_error(rs, 500, "internal", "session lookup failed");
 	if (rq->caller == NULL)
 		return (r->flags & RT_PAGE) ? to_login(rs)

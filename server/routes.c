@@ -26,7 +26,8 @@ const struct route rt_routes[] = {
 	 .flags = RT_AUTH | RT_PARTIAL | RT_CSRF | RT_JSON, .max_body = SMALL_JSON,
 	 .summary = "Confirm TOTP enrolment with a code", .tag = "session"},
 	{.methods = RT_GET, .pattern = "/api/v1/me", .fn = api_me,
-	 .flags = RT_AUTH | RT_PARTIAL, .summary = "The signed-in account", .tag = "session"},
+	 .flags = RT_AUTH | RT_PARTIAL, .scope = "profile.read", .summary = "The signed-in account",
+	 .tag = "session"},
 
 	/* audit: the auditor role only */
 	{.methods = RT_GET, .pattern = "/api/v1/audit", .fn = api_audit_list, .flags = RT_AUTH,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,16 +84,21 @@ static int drop_privileges(const struct config *c)
 		return cli_fail("cannot drop privileges to %s: %s", c->user, strerror(errno));
 	if (setuid(0) == 0)
 		return cli_fail("privileges were not dropped");
+#if defined(__SANITIZE_ADDRESS__)
+	/* test builds only: LeakSanitizer must ptrace this process at exit, which setuid forbids */
+	prctl(PR_SET_DUMPABLE, 1);
+#endif
 	log_info("serve", "user=%s uid=%d msg=\"privileges dropped\"", c->user, (int)pw->pw_uid);
 	return 0;
 }
 
+/* Templates and assets are read before privileges drop (the install tree may not be readable
+ * by the service user); databases are opened after, so every file they create is its own. */
 static int open_app(struct app *app, const char *data)
 {
 	struct err err;
 	if (store_open(data, false, &app->store, &err) < 0 ||
-	    store_audit_open(data, &app->audit, &err) < 0 ||
-	    web_open(&app->cfg, &app->web, &err) < 0)
+	    store_audit_open(data, &app->audit, &err) < 0)
 		return cli_fail("%s", err.msg);
 	app->auth_cache = auth_cache_new((size_t)app->cfg.auth_cache_entries,
 					 app->cfg.auth_cache_seconds);
@@ -183,6 +189,8 @@ int cli_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (http_listen(app.cfg.listen, (int)app.cfg.https_port, &fd, &err) < 0)
+		return cli_fail("%s", err.msg);
+	if (web_open(&app.cfg, &app.web, &err) < 0)
 		return cli_fail("%s", err.msg);
 	if (geteuid() == 0 && drop_privileges(&app.cfg) != 0)
 		return 1;

@@ -111,6 +111,31 @@ int store_login_failed(struct store *st, const char *address, int64_t now,
 		       const struct store_login_policy *p, struct err *err) YZ_WUR;
 int store_login_succeeded(struct store *st, const char *address, struct err *err) YZ_WUR;
 
+/* API tokens ("yz_" + 64 hex): bearer credentials for OA systems, scoped, revocable. Only the
+ * SHA-256 of a token is stored; the token itself is shown once, at creation. */
+#define STORE_TOKEN_LEN 67
+#define STORE_SCOPES_MAX 255
+struct store_token {
+	int64_t id;
+	int64_t account_id;
+	char name[STORE_NAME_MAX + 1];
+	char scopes[STORE_SCOPES_MAX + 1]; /* space-separated */
+	int64_t created, last_used;
+	bool revoked;
+};
+/* scopes: space-separated names of [a-z.]; token_out gets the token (STORE_TOKEN_LEN + 1). */
+int store_token_add(struct store *st, int64_t account_id, const char *name, const char *scopes,
+		    char *token_out, int64_t *id_r, struct err *err) YZ_WUR;
+/* Look a live token up; ERR_NOTFOUND when unknown or revoked. Touches last_used hourly. */
+int store_token_get(struct store *st, const char *token, struct store_token *out,
+		    struct err *err) YZ_WUR;
+typedef void store_token_fn(void *ctx, const struct store_token *t);
+int store_token_list(struct store *st, int64_t account_id, store_token_fn *fn, void *ctx,
+		     struct err *err) YZ_WUR;
+int store_token_revoke(struct store *st, int64_t id, struct err *err) YZ_WUR;
+/* Does the space-separated list hold scope? */
+bool store_scope_has(const char *scopes, const char *scope);
+
 /* Settings: small key/value pairs. */
 int store_setting_get(struct store *st, const char *key, char *out, size_t outsz,
 		      struct err *err) YZ_WUR;

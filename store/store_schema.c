@@ -48,6 +48,17 @@ const char *const store_migrations[] = {
 	"CREATE TABLE settings ("
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL);",
+	/* 2: API tokens for OA systems: only the SHA-256 of the token is kept */
+	"CREATE TABLE api_tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  scopes TEXT NOT NULL,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  revoked INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX api_tokens_account ON api_tokens(account_id);",
 };
 
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
