@@ -19,7 +19,7 @@ command -v npm >/dev/null 2>&1 || die "npm is not installed"
 stamp=node_modules/.package-lock.json   # npm writes it on every install
 if [ ! -d node_modules ] || [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "build-web: npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
+  npm ci --no-audit --no-fund --loglevel=error >&2 || die "npm ci failed"
   touch "$stamp"
 fi
 

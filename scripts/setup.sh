@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 # Build and test dependencies, all from Debian 12 (docs/DEPENDENCIES.md says why each is here).
 PKGS=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-	libmicrohttpd-dev libgnutls28-dev libssl-dev libsqlite3-dev sqlite3 libjansson-dev
+	libmicrohttpd-dev libgnutls28-dev libssl-dev libsqlite3-dev sqlite3 libjansson-dev libidn-dev
 	libcmocka-dev
-	chromium curl openssl ca-certificates python3 wrk nginx-light
+	chromium fonts-wqy-microhei curl openssl ca-certificates python3 wrk nginx-light
 )
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 

@@ -127,7 +127,11 @@ int auth_check_password(struct store *st, struct auth_cache *c, const char *addr
 		if (cache_hit(c, acct, mac))
 			return acct->disabled ? err_set(err, ERR_AUTH, "authentication failed") : 0;
 	}
-	if (!scram_secret_check(&acct->secret, password, strlen(password)) || acct->disabled)
+	char prepped[4096];
+	store_password_prep(password, prepped, sizeof(prepped));
+	bool ok = scram_secret_check(&acct->secret, prepped, strlen(prepped));
+	OPENSSL_cleanse(prepped, sizeof(prepped));
+	if (!ok || acct->disabled)
 		return err_set(err, ERR_AUTH, "authentication failed");
 	if (c && c->ttl > 0)
 		cache_put(c, acct, mac);

@@ -46,6 +46,10 @@ struct store_account {
 	int64_t created;
 };
 
+/* RFC 4013 SASLprep of a password (libidn, "query" semantics), as the browser does before
+ * PBKDF2; a password SASLprep refuses is used as it is (as PostgreSQL does). out >= 2 KiB. */
+void store_password_prep(const char *password, char *out, size_t outsz);
+
 /* Normalise and validate an address ("Local@Domain" -> "local@domain"); out >= 321 bytes. */
 int store_address_normalise(const char *in, char *out, size_t outsz, struct err *err) YZ_WUR;
 int store_account_add(struct store *st, const char *address, const char *name, enum role role,

@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include <stringprep.h>
+
 #include "lib/util.h"
 
 #define ACCOUNT_COLS                                                                             \
@@ -101,6 +105,28 @@ int store_account_get_id(struct store *st, int64_t id, struct store_account *out
 	return get_one(st, "a.id = ?", NULL, id, out, err);
 }
 
+void store_password_prep(const char *password, char *out, size_t outsz)
+{
+	char *prepped = NULL;
+	if (stringprep_profile(password, &prepped, "SASLprep", 0) == STRINGPREP_OK &&
+	    strlen(prepped) < outsz)
+		snprintf(out, outsz, "%s", prepped);
+	else
+		snprintf(out, outsz, "%s", password);
+	free(prepped);
+}
+
+/* The SCRAM secret for a password, after SASLprep. */
+static void make_secret(const char *password, unsigned iterations, char *out, size_t outsz)
+{
+	struct scram_secret sec;
+	char prepped[4096];
+	store_password_prep(password, prepped, sizeof(prepped));
+	scram_secret_make(prepped, strlen(prepped), iterations, &sec);
+	scram_secret_format(&sec, out, outsz);
+	memset(prepped, 0, sizeof(prepped));
+}
+
 static int check_password(const char *pw, struct err *err)
 {
 	size_t n = strlen(pw);
@@ -113,7 +139,6 @@ int store_account_add(struct store *st, const char *address, const char *name, e
 		      const char *password, unsigned iterations, int64_t *id_r, struct err *err)
 {
 	char a[STORE_ADDR_MAX + 1], secret[256];
-	struct scram_secret sec;
 	sqlite3_stmt *s;
 	const char *domain;
 
@@ -126,8 +151,7 @@ int store_account_add(struct store *st, const char *address, const char *name, e
 	domain = strrchr(a, '@') + 1;
 	if (!store_domain_exists(st, domain))
 		return err_set(err, ERR_NOTFOUND, "domain %s does not exist (add it first)", domain);
-	scram_secret_make(password, strlen(password), iterations, &sec);
-	scram_secret_format(&sec, secret, sizeof(secret));
+	make_secret(password, iterations, secret, sizeof(secret));
 	if (db_prepare(st->db,
 		       "INSERT INTO accounts (domain_id, address, name, role, secret, created) "
 		       "SELECT id, ?, ?, ?, ?, ? FROM domains WHERE name = ?",
@@ -175,12 +199,10 @@ static int update_one(struct store *st, const char *sql, const char *text, int64
 int store_account_set_password(struct store *st, const char *address, const char *password,
 			       unsigned iterations, struct err *err)
 {
-	struct scram_secret sec;
 	char secret[256];
 	if (check_password(password, err) < 0)
 		return -1;
-	scram_secret_make(password, strlen(password), iterations, &sec);
-	scram_secret_format(&sec, secret, sizeof(secret));
+	make_secret(password, iterations, secret, sizeof(secret));
 	return update_one(st, "UPDATE accounts SET secret = ? WHERE address = ?", secret, 0,
 			  address, err);
 }
