@@ -54,11 +54,14 @@ bad:
 static json_t *rec_json(const struct audit_rec *r)
 {
 	json_error_t je;
-	json_t *detail = json_loads(r->detail ? r->detail : "{}", 0, &je);
-	return json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)r->id, "ts",
-			 (json_int_t)(r->ts_ms / 1000), "actor", r->actor, "type", r->type, "ip",
-			 r->ip, "client", r->client, "detail", detail ? detail : json_object(),
-			 "hash", r->hash);
+	json_t *detail = json_loads(r->detail ? r->detail : "{}", 0, &je), *o;
+	o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)r->id, "ts",
+		      (json_int_t)(r->ts_ms / 1000), "actor", r->actor, "type", r->type, "ip", r->ip,
+		      "client", r->client, "detail", detail ? detail : json_object(), "hash",
+		      r->hash);
+	/* records written before sanitising existed may hold bad UTF-8: show, never drop */
+	return o ? o : json_pack("{s:I,s:I,s:s,s:s}", "id", (json_int_t)r->id, "ts",
+				 (json_int_t)(r->ts_ms / 1000), "type", "unreadable", "hash", r->hash);
 }
 
 struct collect {

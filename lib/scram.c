@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 
 #include "codec.h"
+#include "utf8.h"
 #include "util.h"
 
 static void hmac256(const unsigned char *key, size_t klen, const void *msg, size_t mlen,
@@ -157,6 +158,21 @@ static int unescape_saslname(const char *p, size_t n, char *out, size_t outsz)
 	return o > 0 ? 0 : -1;
 }
 
+/* A run of ",attr=value" extensions (p points after the comma) up to end. */
+static bool extensions_ok(const char *p, const char *end)
+{
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		if (end - p < 2 || !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) ||
+		    p[1] != '=')
+			return false;
+		p = comma ? comma + 1 : end;
+		if (comma && p == end)
+			return false; /* trailing comma */
+	}
+	return true;
+}
+
 /* Split off the next comma-separated attribute "X=value" starting at *pp. */
 static bool next_attr(const char **pp, const char *end, char want, const char **val,
 		      size_t *vlen)
@@ -197,13 +213,16 @@ int scram_client_first_parse(const char *msg, size_t len, struct scram_client_fi
 	if (end - p >= 2 && p[0] == 'm' && p[1] == '=')
 		return err_set(err, ERR_INVALID, "mandatory extension not supported");
 	if (!next_attr(&p, end, 'n', &v, &vlen) ||
-	    unescape_saslname(v, vlen, out->user, sizeof(out->user)) < 0)
+	    unescape_saslname(v, vlen, out->user, sizeof(out->user)) < 0 ||
+	    !utf8_valid(out->user, strlen(out->user)))
 		return err_set(err, ERR_INVALID, "client-first: bad username");
 	if (!next_attr(&p, end, 'r', &v, &vlen) || vlen > SCRAM_MAX_NONCE ||
 	    !is_printable_nonce(v, vlen))
 		return err_set(err, ERR_INVALID, "client-first: bad nonce");
 	memcpy(out->nonce, v, vlen);
-	/* optional extensions follow; ignored (RFC 5802 section 7) */
+	/* optional extensions follow, each attr-val (ALPHA "=" value); ignored (section 7) */
+	if (!extensions_ok(p, end))
+		return err_set(err, ERR_INVALID, "client-first: malformed extension");
 	return 0;
 }
 
@@ -225,7 +244,7 @@ int scram_client_final_parse(const char *msg, size_t len, const char *gs2_header
 	    !is_printable_nonce(v, vlen))
 		return err_set(err, ERR_INVALID, "client-final: bad nonce");
 	memcpy(out->nonce, v, vlen);
-	/* skip extensions up to "p=" which must be last */
+	/* extensions, then "p=" which must be last */
 	proof_at = NULL;
 	for (const char *q = p; q < end;) {
 		const char *comma = memchr(q, ',', (size_t)(end - q));
@@ -233,12 +252,12 @@ int scram_client_final_parse(const char *msg, size_t len, const char *gs2_header
 			proof_at = q;
 			break;
 		}
-		if (comma == NULL)
+		if (comma == NULL || !extensions_ok(q, comma))
 			break;
 		q = comma + 1;
 	}
 	if (proof_at == NULL)
-		return err_set(err, ERR_INVALID, "client-final: missing proof");
+		return err_set(err, ERR_INVALID, "client-final: missing or misplaced proof");
 	if (decode_exact(proof_at + 2, (size_t)(end - proof_at - 2), out->proof,
 			 SCRAM_KEY_LEN) < 0)
 		return err_set(err, ERR_INVALID, "client-final: bad proof");

@@ -82,23 +82,24 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* Returns 0, 1 (failure) or 2 (usage error), as the exit status. */
 static int open_store(const struct opts *o, struct store **st)
 {
 	struct err err;
 	char conf[1100];
 	if (o->data == NULL) {
 		fprintf(stderr, "yizhan: --data DIR is required\n");
-		return -1;
+		return 2;
 	}
 	snprintf(conf, sizeof(conf), "%s/yizhan.conf", o->data);
 	if (access(conf, F_OK) != 0) {
 		fprintf(stderr, "yizhan: %s is not a data directory (no yizhan.conf; run 'yizhan init')\n",
 			o->data);
-		return -1;
+		return 1;
 	}
 	if (store_open(o->data, false, st, &err) < 0) {
 		fprintf(stderr, "yizhan: %s\n", err.msg);
-		return -1;
+		return 1;
 	}
 	return 0;
 }
@@ -184,8 +185,6 @@ static int user_add(struct store *st, const struct opts *o)
 
 	if (role == 0)
 		return cli_fail("unknown role '%s' (user, sysadmin, secadmin, auditor)", o->role);
-	if (!o->password_stdin)
-		return cli_fail("give the password on standard input with --password-stdin");
 	if (read_password(pw, sizeof(pw)) != 0)
 		return 1;
 	if (store_account_add(st, o->pos[0], o->name, role, pw, iterations(o->data), &id, &err) < 0)
@@ -225,8 +224,6 @@ static int user_change(struct store *st, const struct opts *o, const char *verb)
 		return cli_fail("%s", err.msg);
 	if (strcmp(verb, "passwd") == 0) {
 		char pw[1100];
-		if (!o->password_stdin)
-			return cli_fail("give the password on standard input with --password-stdin");
 		if (read_password(pw, sizeof(pw)) != 0)
 			return 1;
 		rc = store_account_set_password(st, a.address, pw, iterations(o->data), &err);
@@ -278,13 +275,18 @@ int cli_user(int argc, char **argv)
 		fprintf(stderr, "yizhan: unknown user command '%s'\n%s", verb, user_usage);
 		return 2;
 	}
+	if ((strcmp(verb, "add") == 0 || strcmp(verb, "passwd") == 0) && !o.password_stdin) {
+		fprintf(stderr, "yizhan: give the password on standard input with --password-stdin\n%s",
+			user_usage);
+		return 2;
+	}
 	if (o.npos != (is_list ? 0 : 1)) {
 		fprintf(stderr, "yizhan: user %s takes %s\n%s", verb,
 			is_list ? "no address" : "one ADDRESS", user_usage);
 		return 2;
 	}
-	if (open_store(&o, &st) < 0)
-		return 1;
+	if ((rc = open_store(&o, &st)) != 0)
+		return rc;
 	if (strcmp(verb, "add") == 0)
 		rc = user_add(st, &o);
 	else if (is_list)
@@ -329,8 +331,8 @@ int cli_domain(int argc, char **argv)
 		fputs(domain_usage, stdout);
 		return 0;
 	}
-	if (open_store(&o, &st) < 0)
-		return 1;
+	if ((rc = open_store(&o, &st)) != 0)
+		return rc;
 	if (strcmp(verb, "add") == 0) {
 		if (store_domain_add(st, o.pos[0], NULL, &err) < 0) {
 			rc = cli_fail("%s", err.msg);
@@ -368,8 +370,10 @@ int cli_audit(int argc, char **argv)
 		fputs(audit_usage, stdout);
 		return 0;
 	}
-	if (o.data == NULL)
-		return cli_fail("--data DIR is required");
+	if (o.data == NULL) {
+		fprintf(stderr, "yizhan: --data DIR is required\n%s", audit_usage);
+		return 2;
+	}
 	if (store_audit_verify(o.data, &rep, &err) < 0)
 		return cli_fail("%s", err.msg);
 	if (rep.bad_id) {
@@ -452,8 +456,8 @@ int cli_token(int argc, char **argv)
 		fputs(token_usage, stderr);
 		return 2;
 	}
-	if (open_store(&o, &st) < 0)
-		return 1;
+	if ((rc = open_store(&o, &st)) != 0)
+		return rc;
 	if (strcmp(verb, "add") == 0) {
 		rc = token_add(st, &o, scopes);
 	} else if (strcmp(verb, "list") == 0) {

@@ -196,6 +196,37 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	metrics_conn(app->metrics, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decoding of paths and query values (RFC 3986 section 2.1), in place. "%00" stays
+ * as it is: a decoded NUL would silently cut the C string, so "/healthz%00x" would reach
+ * /healthz. Kept literal, such a path matches no route and gets the one 404. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *r = s, *w = s;
+	while (*r) {
+		int hi, lo;
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*w++ = (char)(hi * 16 + lo);
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -278,6 +309,7 @@ int http_start(struct app *app, int fd, struct http_server **s_r, struct err *er
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, app,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, app,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 		MHD_OPTION_END);
 	if (s->d == NULL) {
 		err_set(err, ERR_IO, "libmicrohttpd did not start (check %s and %s)", c->tls_cert,

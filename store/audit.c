@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "lib/buf.h"
+#include "lib/utf8.h"
 #include "lib/util.h"
 
 #define KEY_LEN 32
@@ -197,7 +198,50 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
+/* Fields come from the network (a typed address, a User-Agent): keep them valid UTF-8 so the
+ * auditor's JSON and CSV views can show every record. Invalid bytes become U+FFFD, written
+ * into b when needed. */
+static const char *clean(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)nz(s);
+	size_t len = strlen((const char *)p), i = 0;
+
+	if (utf8_valid((const char *)p, len))
+		return (const char *)p;
+	while (i < len) {
+		size_t n = utf8_seq_len(p + i, len - i);
+		if ((n ? buf_append(b, p + i, n) : buf_puts(b, "\xEF\xBF\xBD")) < 0)
+			ASSERT(!"unbounded buffer refused an append");
+		i += n ? n : 1;
+	}
+	return buf_cstr(b);
+}
+
+static int append(struct store_audit *a, struct audit_rec *r, struct err *err);
+
 int store_audit_append(struct store_audit *a, struct audit_rec *r, struct err *err)
+{
+	struct audit_rec copy = *r;
+	const char **fields[] = {&copy.actor, &copy.type, &copy.ip, &copy.client, &copy.detail};
+	struct buf bufs[5];
+	int ret;
+
+	if (copy.detail == NULL)
+		copy.detail = "{}";
+	for (int i = 0; i < 5; i++) {
+		buf_init(&bufs[i], 0);
+		*fields[i] = clean(&bufs[i], *fields[i]);
+	}
+	ret = append(a, &copy, err);
+	r->id = copy.id;
+	r->ts_ms = copy.ts_ms;
+	memcpy(r->hash, copy.hash, sizeof(r->hash));
+	for (int i = 0; i < 5; i++)
+		buf_release(&bufs[i]);
+	return ret;
+}
+
+static int append(struct store_audit *a, struct audit_rec *r, struct err *err)
 {
 	sqlite3 *c = db_conn(a->db, err);
 	sqlite3_stmt *s = NULL;

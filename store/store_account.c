@@ -8,6 +8,7 @@
 
 #include <stringprep.h>
 
+#include "lib/utf8.h"
 #include "lib/util.h"
 
 #define ACCOUNT_COLS                                                                             \
@@ -21,6 +22,8 @@ int store_address_normalise(const char *in, char *out, size_t outsz, struct err 
 
 	if (n == 0 || n > STORE_ADDR_MAX || n >= outsz)
 		return err_set(err, ERR_INVALID, "address must be 1 to %d bytes", STORE_ADDR_MAX);
+	if (!utf8_valid(in, n))
+		return err_set(err, ERR_INVALID, "address is not valid UTF-8");
 	if (at == NULL || at == in || at[1] == '\0' || at - in > 64)
 		return err_set(err, ERR_INVALID, "'%.64s' is not an address like name@domain", in);
 	for (const char *p = in; *p; p++) {
