@@ -56,13 +56,18 @@ void arena_reset(struct arena *a)
 	struct block *b, *keep;
 
 	run_defers(a);
-	/* keep the oldest block (the first allocated, normal size) */
-	keep = a->head;
-	while (keep->next != NULL) {
-		b = keep;
-		keep = keep->next;
-		free(b);
+	/* keep one normal-size block for reuse; big blocks go back to malloc */
+	keep = NULL;
+	while ((b = a->head) != NULL) {
+		a->head = b->next;
+		if (keep == NULL && b->size == ARENA_BLOCK)
+			keep = b;
+		else
+			free(b);
 	}
+	if (keep == NULL)
+		keep = block_new(ARENA_BLOCK);
+	keep->next = NULL;
 	keep->used = 0;
 	a->head = keep;
 	a->total = 0;

@@ -75,8 +75,18 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+/* Escaping appends are all-or-nothing: on refusal the buffer is put back as it was. */
+static int undo(struct buf *b, size_t len)
+{
+	b->len = len;
+	if (b->data)
+		b->data[len] = '\0';
+	return -1;
+}
+
 int buf_json_str(struct buf *b, const char *s)
 {
+	size_t start = b->len;
 	if (buf_append(b, "\"", 1) < 0)
 		return -1;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -95,13 +105,14 @@ int buf_json_str(struct buf *b, const char *s)
 			}
 		}
 		if (out ? buf_puts(b, out) : buf_append(b, p, 1))
-			return -1;
+			return undo(b, start);
 	}
-	return buf_append(b, "\"", 1);
+	return buf_append(b, "\"", 1) < 0 ? undo(b, start) : 0;
 }
 
 int buf_html_str(struct buf *b, const char *s, size_t n)
 {
+	size_t start = b->len;
 	for (size_t i = 0; i < n; i++) {
 		const char *out = NULL;
 		switch (s[i]) {
@@ -112,7 +123,7 @@ int buf_html_str(struct buf *b, const char *s, size_t n)
 		case '\'': out = "&#39;"; break;
 		}
 		if (out ? buf_puts(b, out) : buf_append(b, s + i, 1))
-			return -1;
+			return undo(b, start);
 	}
 	return 0;
 }

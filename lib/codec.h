@@ -14,7 +14,8 @@ void b64_encode(const unsigned char *in, size_t n, char *out);
  * out must hold (len/4)*3 bytes. Returns 0 and the byte count, or -1. */
 int b64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len_r) YZ_WUR;
 
-void b32_encode(const unsigned char *in, size_t n, char *out); /* no padding; out: 8*ceil(n/5)/5+1 */
+/* No padding; out holds ceil(8n/5) + 1 bytes. */
+void b32_encode(const unsigned char *in, size_t n, char *out);
 /* Decode base32, case-insensitive, spaces and padding ignored. out holds len*5/8 bytes. */
 int b32_decode(const char *in, size_t len, unsigned char *out, size_t *out_len_r) YZ_WUR;
 

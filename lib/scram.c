@@ -79,11 +79,12 @@ void scram_secret_format(const struct scram_secret *s, char *out, size_t outsz)
 	snprintf(out, outsz, "SCRAM-SHA-256$%u:%s$%s:%s", s->iterations, salt, sk, svk);
 }
 
+/* Decode base64 of at most 32 bytes (44 characters) into out. */
 static int decode_exact(const char *p, size_t n, unsigned char *out, size_t want)
 {
-	unsigned char tmp[64];
+	unsigned char tmp[33];
 	size_t got;
-	if (n > 88 || b64_decode(p, n, tmp, &got) < 0 || (want && got != want) || got > 32)
+	if (n > 44 || b64_decode(p, n, tmp, &got) < 0 || (want && got != want) || got > 32)
 		return -1;
 	memcpy(out, tmp, got);
 	return (int)got;
@@ -161,6 +162,8 @@ static int unescape_saslname(const char *p, size_t n, char *out, size_t outsz)
 /* A run of ",attr=value" extensions (p points after the comma) up to end. */
 static bool extensions_ok(const char *p, const char *end)
 {
+	if (p == end && p[-1] == ',')
+		return false; /* an empty extension */
 	while (p < end) {
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 		if (end - p < 2 || !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) ||
@@ -217,7 +220,7 @@ int scram_client_first_parse(const char *msg, size_t len, struct scram_client_fi
 	    !utf8_valid(out->user, strlen(out->user)))
 		return err_set(err, ERR_INVALID, "client-first: bad username");
 	if (!next_attr(&p, end, 'r', &v, &vlen) || vlen > SCRAM_MAX_NONCE ||
-	    !is_printable_nonce(v, vlen))
+	    !is_printable_nonce(v, vlen) || (p == end && end[-1] == ','))
 		return err_set(err, ERR_INVALID, "client-first: bad nonce");
 	memcpy(out->nonce, v, vlen);
 	/* optional extensions follow, each attr-val (ALPHA "=" value); ignored (section 7) */

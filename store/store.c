@@ -52,16 +52,18 @@ int store_step_done(struct store *st, sqlite3_stmt *s, const char *what, struct 
 static bool valid_domain(const char *d)
 {
 	size_t n = strlen(d), label = 0;
-	if (n == 0 || n > 253 || d[0] == '.' || d[n - 1] == '.')
+	if (n == 0 || n > 253 || d[0] == '.' || d[n - 1] == '.' || d[n - 1] == '-')
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = d[i];
 		if (c == '.') {
-			if (label == 0)
+			if (label == 0 || d[i - 1] == '-')
 				return false;
 			label = 0;
 			continue;
 		}
+		if (c == '-' && label == 0)
+			return false;
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
 			return false;
 		if (++label > 63)
