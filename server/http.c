@@ -22,11 +22,12 @@
 	    "frame-ancestors 'none'"
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
+/* Each daemon owns a snapshot of the app (config, web assets) for its whole life, so a reload
+ * never changes anything under a request in flight. Stores and counters are shared. */
 struct http_server {
 	struct MHD_Daemon *d;
-	struct app *app;
+	struct app app;
 	char *cert, *key;
-	int fd;
 };
 
 struct rctx {
@@ -280,14 +281,14 @@ static int read_pem(const char *path, char **out, struct err *err)
 	return 0;
 }
 
-int http_start(struct app *app, int fd, struct http_server **s_r, struct err *err)
+int http_start(const struct app *tmpl, int fd, struct http_server **s_r, struct err *err)
 {
 	struct http_server *s = xcalloc(1, sizeof(*s));
+	struct app *app = &s->app;
 	const struct config *c = &app->cfg;
 	char path[CONFIG_PATH_MAX];
 
-	s->app = app;
-	s->fd = fd;
+	*app = *tmpl;
 	config_path(c, c->tls_cert, path, sizeof(path));
 	if (read_pem(path, &s->cert, err) < 0)
 		goto fail;
@@ -325,18 +326,26 @@ fail:
 	return -1;
 }
 
-int http_stop(struct http_server **sp, bool keep_fd)
+void http_stop(struct http_server **sp, unsigned drain_ms)
 {
 	struct http_server *s = *sp;
-	int fd = -1;
 	if (s == NULL)
-		return -1;
-	if (keep_fd)
-		fd = (int)MHD_quiesce_daemon(s->d);
+		return;
+	if (drain_ms) {
+		/* stop accepting (the socket stays open for the daemon taking over), then give the
+		 * connections in flight up to drain_ms to finish */
+		MHD_quiesce_daemon(s->d);
+		for (unsigned waited = 0; waited < drain_ms; waited += 20) {
+			const union MHD_DaemonInfo *di =
+				MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+			if (di == NULL || di->num_connections == 0)
+				break;
+			usleep(20 * 1000);
+		}
+	}
 	MHD_stop_daemon(s->d); /* closes the listening socket unless quiesced */
 	free(s->cert);
 	free(s->key);
 	free(s);
 	*sp = NULL;
-	return fd;
 }

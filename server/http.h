@@ -3,6 +3,8 @@
 #ifndef YZ_HTTP_H
 #define YZ_HTTP_H
 
+#include <stdbool.h>
+
 #include "lib/app.h"
 #include "lib/err.h"
 
@@ -10,10 +12,11 @@ struct http_server;
 
 /* Bind a listening TCP socket (done before privileges are dropped). */
 int http_listen(const char *addr, int port, int *fd_r, struct err *err) YZ_WUR;
-/* Start serving on fd with the app's config (TLS files are read now). */
-int http_start(struct app *app, int fd, struct http_server **s_r, struct err *err) YZ_WUR;
-/* Stop accepting, finish the requests in flight, and return the listening fd so a new server
- * can take it over (reload) — or -1. */
-int http_stop(struct http_server **sp, bool keep_fd);
+/* Start serving on fd with a snapshot of *app (TLS files are read now). Two servers may share
+ * one fd: that is how a reload hands over without refusing a connection. */
+int http_start(const struct app *app, int fd, struct http_server **s_r, struct err *err) YZ_WUR;
+/* Stop. drain_ms == 0: close everything, the listening socket too. drain_ms > 0 (reload):
+ * stop accepting, leave the socket open, let connections finish for up to drain_ms. */
+void http_stop(struct http_server **sp, unsigned drain_ms);
 
 #endif

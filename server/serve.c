@@ -121,33 +121,39 @@ static void close_app(struct app *app)
 	store_close(&app->store);
 }
 
-/* SIGHUP: load everything new first; only if all of it is good, swap it in. */
-static void reload(struct app *app, struct http_server **srv)
-{
-	struct config ncfg;
-	struct web *nweb = NULL, *oweb;
-	struct err err;
-	int fd;
+#define RELOAD_DRAIN_MS 5000
 
-	if (config_load(&ncfg, app->cfg.data_dir, &err) < 0 || web_open(&ncfg, &nweb, &err) < 0) {
+/* SIGHUP: load everything new first. Only if all of it is good, a new HTTPS daemon starts on
+ * the same socket with the new snapshot, and the old one stops accepting and finishes what
+ * it has (keep-alive connections idle past RELOAD_DRAIN_MS are closed). */
+static void reload(struct app *app, struct http_server **srv, int fd)
+{
+	struct app napp = *app;
+	struct http_server *nsrv;
+	struct err err;
+
+	if (config_load(&napp.cfg, app->cfg.data_dir, &err) < 0 ||
+	    web_open(&napp.cfg, &napp.web, &err) < 0) {
 		log_error("serve", "msg=\"reload refused, keeping the running config\" err=\"%s\"",
 			  err.msg);
 		return;
 	}
-	if (ncfg.https_port != app->cfg.https_port || strcmp(ncfg.listen, app->cfg.listen) != 0)
+	if (napp.cfg.https_port != app->cfg.https_port ||
+	    strcmp(napp.cfg.listen, app->cfg.listen) != 0)
 		log_warn("serve", "msg=\"listen address changes need a restart\"");
-	fd = http_stop(srv, true); /* finishes requests in flight; the socket keeps queueing */
-	oweb = app->web;
-	app->web = nweb;
-	ncfg.https_port = app->cfg.https_port;
-	snprintf(ncfg.listen, sizeof(ncfg.listen), "%s", app->cfg.listen);
-	app->cfg = ncfg;
-	log_set_level(level_of(app->cfg.log_level));
-	if (http_start(app, fd, srv, &err) < 0) {
-		log_error("serve", "msg=\"reload failed to restart HTTPS\" err=\"%s\"", err.msg);
-		exit(1);
+	napp.cfg.https_port = app->cfg.https_port;
+	snprintf(napp.cfg.listen, sizeof(napp.cfg.listen), "%s", app->cfg.listen);
+	if (http_start(&napp, fd, &nsrv, &err) < 0) {
+		log_error("serve", "msg=\"reload refused, keeping the running config\" err=\"%s\"",
+			  err.msg);
+		web_free(&napp.web);
+		return;
 	}
-	web_free(&oweb);
+	http_stop(srv, RELOAD_DRAIN_MS);
+	web_free(&app->web);
+	*app = napp;
+	*srv = nsrv;
+	log_set_level(level_of(app->cfg.log_level));
 	log_info("serve", "msg=\"configuration reloaded\"");
 }
 
@@ -206,13 +212,13 @@ int cli_serve(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(&app, &srv);
+			reload(&app, &srv, fd);
 			continue;
 		}
 		log_info("serve", "signal=%d msg=\"stopping\"", sig);
 		break;
 	}
-	http_stop(&srv, false);
+	http_stop(&srv, 0);
 	close_app(&app);
 	log_info("serve", "msg=\"stopped\"");
 	return 0;
