@@ -119,17 +119,22 @@ void cli_audit_write(const char *data_dir, const char *type, const char *detail)
 	store_audit_close(&a);
 }
 
-/* JSON object text {"k":"v",...} from pairs; NULL values are skipped. */
-static char *detail(const char *k1, const char *v1, const char *k2, const char *v2)
+/* JSON object text {"k":"v",...} from key, value pairs ending with NULL; caller frees. */
+static char *detail(const char *key, ...)
 {
 	struct buf b;
+	va_list ap;
 	int rc = 0;
+
 	buf_init(&b, 0);
 	rc |= buf_puts(&b, "{");
-	rc |= buf_json_str(&b, k1) | buf_puts(&b, ":") | buf_json_str(&b, v1);
-	if (k2 && v2)
-		rc |= buf_puts(&b, ",") | buf_json_str(&b, k2) | buf_puts(&b, ":") |
-		      buf_json_str(&b, v2);
+	va_start(ap, key);
+	for (const char *k = key; k != NULL; k = va_arg(ap, const char *)) {
+		const char *v = va_arg(ap, const char *);
+		rc |= buf_puts(&b, k == key ? "" : ",") | buf_json_str(&b, k) | buf_puts(&b, ":") |
+		      buf_json_str(&b, v ? v : "");
+	}
+	va_end(ap);
 	rc |= buf_puts(&b, "}");
 	ASSERT(rc == 0);
 	return buf_take(&b);
@@ -190,7 +195,7 @@ static int user_add(struct store *st, const struct opts *o)
 	if (store_account_add(st, o->pos[0], o->name, role, pw, iterations(o->data), &id, &err) < 0)
 		return cli_fail("%s", err.msg);
 	printf("created %s (%s)\n", o->pos[0], role_name(role));
-	d = detail("address", o->pos[0], "role", role_name(role));
+	d = detail("address", o->pos[0], "role", role_name(role), "name", o->name, NULL);
 	cli_audit_write(o->data, "account.create", d);
 	free(d);
 	return 0;
@@ -216,7 +221,7 @@ static int user_change(struct store *st, const struct opts *o, const char *verb)
 {
 	struct store_account a;
 	struct err err;
-	const char *type;
+	const char *type, *before = NULL, *after = NULL;
 	char *d;
 	int rc = 0;
 
@@ -231,10 +236,14 @@ static int user_change(struct store *st, const struct opts *o, const char *verb)
 	} else if (strcmp(verb, "totp-reset") == 0) {
 		rc = store_account_totp_set(st, a.id, NULL, &err);
 		type = "account.totp_reset";
+		before = a.totp_enabled ? "totp enabled" : "totp off";
+		after = "totp off";
 	} else {
 		bool disable = strcmp(verb, "disable") == 0;
 		rc = store_account_set_disabled(st, a.address, disable, &err);
 		type = disable ? "account.disable" : "account.enable";
+		before = a.disabled ? "disabled" : "active";
+		after = disable ? "disabled" : "active";
 	}
 	/* a changed credential or a disabled account ends every open session */
 	if (rc == 0 && strcmp(verb, "enable") != 0)
@@ -242,7 +251,8 @@ static int user_change(struct store *st, const struct opts *o, const char *verb)
 	if (rc < 0)
 		return cli_fail("%s", err.msg);
 	printf("%s: %s done\n", a.address, verb);
-	d = detail("address", a.address, NULL, NULL);
+	d = before ? detail("address", a.address, "before", before, "after", after, NULL)
+		   : detail("address", a.address, "what", "password", NULL);
 	cli_audit_write(o->data, type, d);
 	free(d);
 	return 0;
@@ -337,7 +347,7 @@ int cli_domain(int argc, char **argv)
 		if (store_domain_add(st, o.pos[0], NULL, &err) < 0) {
 			rc = cli_fail("%s", err.msg);
 		} else {
-			char *d = detail("domain", o.pos[0], NULL, NULL);
+			char *d = detail("domain", o.pos[0], NULL);
 			printf("created domain %s\n", o.pos[0]);
 			cli_audit_write(o.data, "domain.create", d);
 			free(d);
@@ -417,7 +427,7 @@ static int token_add(struct store *st, const struct opts *o, const char *scopes)
 	fprintf(stderr, "token %lld for %s (%s); it is shown only now\n", (long long)tid, a.address,
 		scopes);
 	snprintf(id, sizeof(id), "%lld", (long long)tid);
-	d = detail("address", a.address, "token", id);
+	d = detail("address", a.address, "token", id, "name", o->name, "scopes", scopes, NULL);
 	cli_audit_write(o->data, "token.create", d);
 	free(d);
 	return 0;
@@ -476,7 +486,7 @@ int cli_token(int argc, char **argv)
 		else if (store_token_revoke(st, id, &err) < 0)
 			rc = cli_fail("%s", err.msg);
 		else {
-			char *d = detail("token", o.pos[0], NULL, NULL);
+			char *d = detail("token", o.pos[0], NULL);
 			printf("revoked token %s\n", o.pos[0]);
 			cli_audit_write(o.data, "token.revoke", d);
 			free(d);

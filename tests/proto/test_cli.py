@@ -2,7 +2,9 @@
 """The command line (docs/API.md "Command line"): help, usage errors, init, user, domain,
 and a broken yizhan.conf refused by `serve` with file, line and key."""
 
+import json
 import os
+import sqlite3
 import re
 import shutil
 import stat
@@ -204,6 +206,16 @@ class Users(unittest.TestCase):
         cp = cli("user", "enable", "--data", DATA, addr)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual(user_show(addr)["status"], "active")
+        # the audit trail says who changed what, before and after
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(DATA, "audit.db"), uri=True)
+        rows = db.execute("SELECT actor, type, detail FROM audit WHERE type IN"
+                          " ('account.disable', 'account.enable') ORDER BY id").fetchall()
+        db.close()
+        mine = [(a, t, json.loads(d)) for a, t, d in rows if json.loads(d)["address"] == addr]
+        self.assertEqual([(t, d["before"], d["after"]) for _, t, d in mine],
+                         [("account.disable", "active", "disabled"),
+                          ("account.enable", "disabled", "active")])
+        self.assertTrue(all(a.startswith("cli:") for a, _, _ in mine))
 
     def test_unknown_domain(self):
         cp = add("someone@unknown-domain.test")
