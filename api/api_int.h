@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "store/store.h"
 
 /* Serialise obj as the response body (steals the reference). Returns status. */
 int api_json(struct req *rq, struct resp *rs, int status, json_t *obj);
@@ -14,6 +15,8 @@ int api_body_object(struct req *rq, struct resp *rs, json_t **obj_r);
 char *api_dump(struct req *rq, json_t *obj);
 /* The caller's account as the /api/v1/me object. */
 json_t *api_me_object(struct req *rq, bool complete);
+/* The sign-in throttle settings from the config. */
+struct store_login_policy api_login_policy(const struct config *c);
 /* Client description for audit records: User-Agent, truncated. */
 const char *api_client(struct req *rq);
 

@@ -20,16 +20,6 @@
 
 #define SCHEME "SCRAM-SHA-256"
 
-static struct store_login_policy policy(const struct config *c)
-{
-	struct store_login_policy p = {
-		.delay_after = c->login_fail_delay_after,
-		.lock_after = c->login_lock_after,
-		.lock_seconds = c->login_lock_seconds,
-	};
-	return p;
-}
-
 static int rate_limited(struct req *rq, struct resp *rs, int64_t retry)
 {
 	rt_resp_header(rs, "Retry-After", arena_printf(rq->arena, "%lld", (long long)retry));
@@ -61,7 +51,7 @@ static int step_one(struct req *rq, struct resp *rs, const struct httpauth *h)
 	struct app *app = rq->app;
 	struct scram_pending p;
 	struct store_account a;
-	struct store_login_policy pol = policy(&app->cfg);
+	struct store_login_policy pol = api_login_policy(&app->cfg);
 	char msg[SCRAM_MAX_MSG + 1], snonce_raw[18], snonce[B64_ENC_LEN(18)],
 		sf_b64[B64_ENC_LEN(SCRAM_MAX_MSG)];
 	size_t len;
@@ -100,7 +90,7 @@ static int step_one(struct req *rq, struct resp *rs, const struct httpauth *h)
 
 static void login_failed(struct req *rq, const struct scram_pending *p, const char *why)
 {
-	struct store_login_policy pol = policy(&rq->app->cfg);
+	struct store_login_policy pol = api_login_policy(&rq->app->cfg);
 	struct err err;
 	if (store_login_failed(rq->app->store, p->address, time_now(), &pol, &err) < 0)
 		log_error("auth", "req=%s err=\"%s\"", rq->id, err.msg);

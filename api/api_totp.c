@@ -9,16 +9,6 @@
 #include "lib/util.h"
 #include "store/store.h"
 
-static struct store_login_policy policy(const struct config *c)
-{
-	struct store_login_policy p = {
-		.delay_after = c->login_fail_delay_after,
-		.lock_after = c->login_lock_after,
-		.lock_seconds = c->login_lock_seconds,
-	};
-	return p;
-}
-
 static const char *code_from_body(struct req *rq, struct resp *rs)
 {
 	json_t *body, *code;
@@ -36,7 +26,7 @@ static const char *code_from_body(struct req *rq, struct resp *rs)
  * status written. */
 static int code_refused(struct req *rq, struct resp *rs, const char *type)
 {
-	struct store_login_policy p = policy(&rq->app->cfg);
+	struct store_login_policy p = api_login_policy(&rq->app->cfg);
 	struct err err;
 	if (store_login_failed(rq->app->store, rq->caller->address, time_now(), &p, &err) < 0)
 		log_error("auth", "req=%s err=\"%s\"", rq->id, err.msg);
@@ -46,7 +36,7 @@ static int code_refused(struct req *rq, struct resp *rs, const char *type)
 
 static int throttled(struct req *rq, struct resp *rs)
 {
-	struct store_login_policy p = policy(&rq->app->cfg);
+	struct store_login_policy p = api_login_policy(&rq->app->cfg);
 	int64_t retry;
 	struct err err;
 	if (store_login_allowed(rq->app->store, rq->caller->address, time_now(), &p, &retry,

@@ -111,6 +111,16 @@ char *api_dump(struct req *rq, json_t *obj)
 	return r;
 }
 
+struct store_login_policy api_login_policy(const struct config *c)
+{
+	struct store_login_policy p = {
+		.delay_after = c->login_fail_delay_after,
+		.lock_after = c->login_lock_after,
+		.lock_seconds = c->login_lock_seconds,
+	};
+	return p;
+}
+
 const char *api_client(struct req *rq)
 {
 	const char *ua = rt_header(rq, "User-Agent");
