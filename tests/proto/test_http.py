@@ -4,6 +4,9 @@ OpenAPI, /metrics, non-TLS on the TLS port, 413 and 415 (docs/API.md "HTTP")."""
 
 import re
 import socket
+import os
+import subprocess
+import tempfile
 import unittest
 import urllib.parse
 
@@ -194,6 +197,23 @@ class OpenAPI(unittest.TestCase):
                      ("/api/v1/totp/confirm", "post"), ("/api/v1/audit", "get"),
                      ("/api/v1/audit/export", "get"), ("/api/v1/openapi.json", "get")):
             self.assertIn(m, paths.get(p, {}), "openapi lacks %s %s" % (m.upper(), p))
+
+    def test_document_validates(self):
+        """A real OpenAPI validator (npm @apidevtools/swagger-parser) accepts the document."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        if not os.path.isdir(os.path.join(here, "..", "..", "node_modules",
+                                          "@apidevtools", "swagger-parser")):
+            self.fail("node_modules/@apidevtools/swagger-parser missing: run scripts/setup.sh")
+        r = SRV.req("GET", "/api/v1/openapi.json")
+        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
+            f.write(r.body)
+        try:
+            cp = subprocess.run(["node", os.path.join(here, "openapi_validate.mjs"), f.name],
+                                capture_output=True, text=True, timeout=60)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("valid OpenAPI 3.", cp.stdout)
 
 
 class SignInPage(unittest.TestCase):
