@@ -137,6 +137,7 @@ static int finish_login(struct req *rq, struct resp *rs, const struct scram_pend
 	c->account_id = a.id;
 	c->domain_id = a.domain_id;
 	c->role = a.role;
+	c->totp_enabled = a.totp_enabled;
 	c->complete = complete;
 	snprintf(c->address, sizeof(c->address), "%s", a.address);
 	snprintf(c->name, sizeof(c->name), "%s", a.name);

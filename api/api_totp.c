@@ -56,6 +56,7 @@ static int session_done(struct req *rq, struct resp *rs)
 	    store_login_succeeded(rq->app->store, rq->caller->address, &err) < 0)
 		return api_error_from(rs, &err);
 	rq->caller->complete = true;
+	rq->caller->totp_enabled = true;
 	return api_json(rq, rs, 200, json_pack("{s:s,s:o}", "next", "done", "account",
 					       api_me_object(rq, true)));
 }

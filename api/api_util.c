@@ -147,13 +147,9 @@ void api_audit(struct req *rq, const char *type, const char *detail)
 
 json_t *api_me_object(struct req *rq, bool complete)
 {
-	struct store_account a;
-	struct err err;
 	const struct caller *c = rq->caller;
-	bool totp = false;
+	bool totp = c->totp_enabled;
 
-	if (store_account_get_id(rq->app->store, c->account_id, &a, &err) == 0)
-		totp = a.totp_enabled;
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b}", "address", c->address, "name", c->name,
 			 "role", role_name(c->role), "language", c->lang, "domain",
 			 strrchr(c->address, '@') + 1, "totp_enabled", totp, "session_complete",

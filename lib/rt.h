@@ -62,6 +62,7 @@ struct caller {
 	int64_t domain_id;
 	enum role role;
 	bool complete; /* false while the second factor is pending */
+	bool totp_enabled;
 	char address[321];
 	char name[129];
 	char lang[8];

@@ -154,6 +154,7 @@ static void fill_caller(struct req *rq, const struct store_account *a)
 	c->account_id = a->id;
 	c->domain_id = a->domain_id;
 	c->role = a->role;
+	c->totp_enabled = a->totp_enabled;
 	snprintf(c->address, sizeof(c->address), "%s", a->address);
 	snprintf(c->name, sizeof(c->name), "%s", a->name);
 	snprintf(c->lang, sizeof(c->lang), "%s", a->lang);
