@@ -129,9 +129,11 @@ static int finish_login(struct req *rq, struct resp *rs, const struct scram_pend
 		if (store_session_delete(app->store, old_hash, &err) < 0)
 			return api_error_from(rs, &err);
 	}
+	/* the failure count is cleared only once the whole sign-in is proven: clearing it at
+	 * the password step would let a password holder guess TOTP codes without limit */
 	if (store_session_create(app->store, a.id, complete, rq->ip, api_client(rq), id, csrf,
 				 &err) < 0 ||
-	    store_login_succeeded(app->store, p->address, &err) < 0)
+	    (complete && store_login_succeeded(app->store, p->address, &err) < 0))
 		return api_error_from(rs, &err);
 	c = arena_alloc(rq->arena, sizeof(*c));
 	c->account_id = a.id;

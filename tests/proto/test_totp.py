@@ -19,12 +19,13 @@ SA = ("sa@" + D, "sa-password-123", "sysadmin", "Sys Admin")
 SEC = ("sec@" + D, "sec-password-123", "secadmin", "Sec Admin")
 AUD = ("aud@" + D, "aud-password-123", "auditor", "Auditor")
 USR = ("usr@" + D, "usr-password-123", "user", "User")
+GUESS = ("guess@" + D, "guess-password-123", "secadmin", "Guessed Admin")
 SRV = None
 
 
 def setUpModule():
     global SRV
-    SRV = yz.Server(users=[SA, SEC, AUD, USR], name="test_totp")
+    SRV = yz.Server(users=[SA, SEC, AUD, USR, GUESS], name="test_totp")
     SRV.start()
 
 
@@ -191,6 +192,30 @@ class SysadminFlow(unittest.TestCase):
         s5 = signin(SA)
         self.assertEqual(s5.next, "totp_enrol")
         self.assertIs(s5.me()["totp_enabled"], False)
+
+
+class CodeGuessing(unittest.TestCase):
+    def test_signing_in_again_does_not_reset_the_code_count(self):
+        """Wrong codes count as sign-in failures across sessions: the password step must
+        not clear the count, or a password holder could guess codes without limit."""
+        s = signin(GUESS)
+        self.assertEqual(s.next, "totp_enrol")
+        secret = s.post("/api/v1/totp/enrol", {}).json()["secret"]
+        self.assertEqual(s.post("/api/v1/totp/confirm",
+                                {"code": yz.totp(secret)}).status, 200)
+        statuses = []
+        for _ in range(3):  # three rounds of: password, then wrong codes
+            try:
+                s2 = signin(GUESS)
+            except yz.LoginFailed as e:
+                statuses.append(e.resp.status)
+                break
+            self.assertEqual(s2.next, "totp")
+            for _ in range(2):
+                statuses.append(s2.totp_verify(yz.wrong_code(secret)).status)
+        # failures 1-3 answer 401; the 4th attempt (code or password) is made to wait
+        self.assertEqual(statuses[:3], [401, 401, 401], statuses)
+        self.assertIn(429, statuses[3:], statuses)
 
 
 if __name__ == "__main__":
