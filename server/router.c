@@ -126,10 +126,9 @@ int rt_resolve_caller(struct req *rq)
 
 	if (id == NULL)
 		return 0;
-	if (store_session_get(app->store, id, time_now(), app->cfg.session_idle_timeout,
-			      app->cfg.session_absolute_timeout, &s, &err) < 0) {
-		if (err.code == ERR_DENIED &&
-		    store_account_get_id(app->store, s.account_id, &a, NULL) == 0) {
+	if (store_session_resolve(app->store, id, time_now(), app->cfg.session_idle_timeout,
+				  app->cfg.session_absolute_timeout, &s, &a, &err) < 0) {
+		if (err.code == ERR_DENIED) {
 			rq->audit_actor = arena_strdup(rq->arena, a.address);
 			api_audit(rq, "auth.session.expired", NULL);
 			rq->audit_actor = NULL;
@@ -138,7 +137,7 @@ int rt_resolve_caller(struct req *rq)
 		}
 		return 0;
 	}
-	if (store_account_get_id(app->store, s.account_id, &a, &err) < 0 || a.disabled)
+	if (a.disabled)
 		return 0;
 	fill_caller(rq, &a);
 	c = rq->caller;

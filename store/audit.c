@@ -332,7 +332,7 @@ int store_audit_query(struct store_audit *a, const struct audit_filter *f, audit
 		if (fn(ctx, &r) != 0)
 			break;
 	}
-	sqlite3_finalize(s);
+	db_done(a->db, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return err_set(err, ERR_IO, "audit query failed");
 	return 0;
@@ -430,7 +430,7 @@ int store_audit_verify(const char *data_dir, struct audit_report *rep, struct er
 		err_set(err, ERR_IO, "audit.db read failed");
 		ret = -1;
 	}
-	sqlite3_finalize(s);
+	db_done(a->db, s);
 	if (ret == 0 && rep->bad_id == 0)
 		check_head(a, expect - 1, prev, rep);
 	store_audit_close(&a);

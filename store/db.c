@@ -10,9 +10,23 @@
 
 #define DB_BUSY_TIMEOUT_MS 10000
 
+/* Prepared statements are cached per connection: compiling one costs far more than running
+ * the short queries the store makes (docs/BENCHMARKS.md measured 39 % of a session lookup in
+ * sqlite3_prepare_v2). Keyed by the SQL text; a statement already in use (a nested call with
+ * the same SQL) gets a fresh uncached one that db_done() finalizes. */
+#define STMT_CACHE 96
+
+struct stmt_slot {
+	const char *sql; /* the caller's string; compared by content */
+	sqlite3_stmt *st;
+	bool busy;
+};
+
 struct conn_node {
 	struct conn_node *next;
 	sqlite3 *conn;
+	struct stmt_slot slots[STMT_CACHE];
+	int nslots;
 };
 
 struct db {
@@ -22,6 +36,16 @@ struct db {
 	pthread_mutex_t lock; /* guards conns */
 	struct conn_node *conns;
 };
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+	/* Nothing reads sqlite3_memory_used(); the statistics take a global mutex on every
+	 * allocation, which serialises all threads (docs/BENCHMARKS.md). Must precede
+	 * sqlite3_initialize(); harmless (SQLITE_MISUSE) if something initialised it already. */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 static int configure(sqlite3 *c, bool sync_full, struct err *err)
 {
@@ -41,6 +65,8 @@ static int open_conn(const char *path, bool create, bool sync_full, sqlite3 **c_
 {
 	sqlite3 *c = NULL;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+
+	pthread_once(&global_once, global_init);
 	if (sqlite3_open_v2(path, &c, flags, NULL) != SQLITE_OK) {
 		err_set(err, ERR_IO, "%s: %s", path, c ? sqlite3_errmsg(c) : "cannot open");
 		sqlite3_close(c);
@@ -110,7 +136,7 @@ int db_open(const char *path, const struct db_opts *opts, struct db **db_r, stru
 		ASSERT(!"pthread_key_create");
 	db->conns = xcalloc(1, sizeof(*db->conns));
 	db->conns->conn = c;
-	pthread_setspecific(db->key, c);
+	pthread_setspecific(db->key, db->conns);
 	*db_r = db;
 	return 0;
 }
@@ -123,6 +149,8 @@ void db_close(struct db **dbp)
 	while (db->conns) {
 		struct conn_node *n = db->conns;
 		db->conns = n->next;
+		for (int i = 0; i < n->nslots; i++)
+			sqlite3_finalize(n->slots[i].st);
 		sqlite3_close_v2(n->conn);
 		free(n);
 	}
@@ -133,13 +161,13 @@ void db_close(struct db **dbp)
 	*dbp = NULL;
 }
 
-sqlite3 *db_conn(struct db *db, struct err *err)
+static struct conn_node *thread_node(struct db *db, struct err *err)
 {
-	sqlite3 *c = pthread_getspecific(db->key);
-	struct conn_node *n;
+	struct conn_node *n = pthread_getspecific(db->key);
+	sqlite3 *c;
 
-	if (c != NULL)
-		return c;
+	if (n != NULL)
+		return n;
 	if (open_conn(db->path, false, db->sync_full, &c, err) < 0)
 		return NULL;
 	n = xcalloc(1, sizeof(*n));
@@ -148,8 +176,14 @@ sqlite3 *db_conn(struct db *db, struct err *err)
 	n->next = db->conns;
 	db->conns = n;
 	pthread_mutex_unlock(&db->lock);
-	pthread_setspecific(db->key, c);
-	return c;
+	pthread_setspecific(db->key, n);
+	return n;
+}
+
+sqlite3 *db_conn(struct db *db, struct err *err)
+{
+	struct conn_node *n = thread_node(db, err);
+	return n ? n->conn : NULL;
 }
 
 const char *db_path(const struct db *db)
@@ -159,13 +193,50 @@ const char *db_path(const struct db *db)
 
 int db_prepare(struct db *db, const char *sql, sqlite3_stmt **st_r, struct err *err)
 {
-	sqlite3 *c = db_conn(db, err);
-	if (c == NULL)
+	struct conn_node *n = thread_node(db, err);
+	struct stmt_slot *slot;
+	sqlite3_stmt *st;
+
+	if (n == NULL)
 		return -1;
-	/* prepare_v3 with PERSISTENT: statements are re-prepared per call, cheap for our sizes */
-	if (sqlite3_prepare_v2(c, sql, -1, st_r, NULL) != SQLITE_OK)
-		return db_err(c, err, "prepare");
+	for (int i = 0; i < n->nslots; i++) {
+		slot = &n->slots[i];
+		if (!slot->busy && (slot->sql == sql || strcmp(slot->sql, sql) == 0)) {
+			slot->busy = true;
+			*st_r = slot->st;
+			return 0;
+		}
+	}
+	if (sqlite3_prepare_v3(n->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+	    SQLITE_OK)
+		return db_err(n->conn, err, "prepare");
+	if (n->nslots < STMT_CACHE) {
+		/* sqlite3_sql() is owned by the statement and lives as long as it does */
+		slot = &n->slots[n->nslots++];
+		slot->sql = sqlite3_sql(st);
+		slot->st = st;
+		slot->busy = true;
+	}
+	*st_r = st;
 	return 0;
+}
+
+void db_done(struct db *db, sqlite3_stmt *st)
+{
+	struct conn_node *n;
+
+	if (st == NULL)
+		return;
+	n = pthread_getspecific(db->key);
+	for (int i = 0; n != NULL && i < n->nslots; i++) {
+		if (n->slots[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			n->slots[i].busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
 }
 
 int db_exec(struct db *db, const char *sql, struct err *err)

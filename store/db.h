@@ -30,8 +30,11 @@ void db_close(struct db **dbp);
 sqlite3 *db_conn(struct db *db, struct err *err);
 const char *db_path(const struct db *db);
 
-/* Prepare on this thread's connection; the statement must be finalized by the caller. */
+/* A prepared statement on this thread's connection, from a per-connection cache keyed by the
+ * SQL text. Hand it back with db_done(), never sqlite3_finalize(). */
 int db_prepare(struct db *db, const char *sql, sqlite3_stmt **st_r, struct err *err) YZ_WUR;
+/* Reset st and return it to the cache (or finalize it if it was not cached). NULL is a no-op. */
+void db_done(struct db *db, sqlite3_stmt *st);
 /* Run SQL without results (may hold several statements). */
 int db_exec(struct db *db, const char *sql, struct err *err) YZ_WUR;
 /* Map an sqlite error on conn into err (ERR_EXISTS for constraint violations). */

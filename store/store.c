@@ -42,10 +42,10 @@ int store_step_done(struct store *st, sqlite3_stmt *s, const char *what, struct 
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		db_err(db_conn(st->db, NULL), err, what);
-		sqlite3_finalize(s);
+		db_done(st->db, s);
 		return -1;
 	}
-	sqlite3_finalize(s);
+	db_done(st->db, s);
 	return 0;
 }
 
@@ -105,7 +105,7 @@ int store_domain_list(struct store *st, store_domain_fn *fn, void *ctx, struct e
 	while (sqlite3_step(s) == SQLITE_ROW)
 		fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
 		   sqlite3_column_int64(s, 2));
-	sqlite3_finalize(s);
+	db_done(st->db, s);
 	return 0;
 }
 
@@ -117,7 +117,7 @@ bool store_domain_exists(struct store *st, const char *name)
 		return false;
 	db_bind_text(s, 1, name);
 	found = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
+	db_done(st->db, s);
 	return found;
 }
 
@@ -129,11 +129,11 @@ int store_setting_get(struct store *st, const char *key, char *out, size_t outsz
 		return -1;
 	db_bind_text(s, 1, key);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
+		db_done(st->db, s);
 		return err_set(err, ERR_NOTFOUND, "no setting %s", key);
 	}
 	db_col_text(s, 0, out, outsz);
-	sqlite3_finalize(s);
+	db_done(st->db, s);
 	return 0;
 }
 

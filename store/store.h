@@ -91,6 +91,11 @@ int store_session_create(struct store *st, int64_t account_id, bool complete, co
  * expired (it is then removed). Touches last_seen at most once a minute. */
 int store_session_get(struct store *st, const char *id, int64_t now, int64_t idle,
 		      int64_t absolute, struct store_session *out, struct err *err) YZ_WUR;
+/* The same, and the session's account in one read (*acct written whenever out->account_id
+ * is, also for an expired session, so the caller can audit the expiry). */
+int store_session_resolve(struct store *st, const char *id, int64_t now, int64_t idle,
+			  int64_t absolute, struct store_session *out, struct store_account *acct,
+			  struct err *err) YZ_WUR;
 /* The stored form of a session id: SHA-256, hex. */
 void store_session_hash(const char *id, char out[65]);
 int store_session_complete(struct store *st, const char *hash, struct err *err) YZ_WUR;

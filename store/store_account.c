@@ -11,10 +11,6 @@
 #include "lib/utf8.h"
 #include "lib/util.h"
 
-#define ACCOUNT_COLS                                                                             \
-	"a.id, a.domain_id, a.address, d.name, a.name, a.role, a.disabled, a.lang, a.secret,"    \
-	" a.totp_key, a.totp_last_step, a.class_id, a.created"
-
 int store_address_normalise(const char *in, char *out, size_t outsz, struct err *err)
 {
 	size_t n = strlen(in);
@@ -38,30 +34,30 @@ int store_address_normalise(const char *in, char *out, size_t outsz, struct err 
 	return 0;
 }
 
-static int read_account(sqlite3_stmt *s, struct store_account *a, struct err *err)
+int store_read_account(sqlite3_stmt *s, int b, struct store_account *a, struct err *err)
 {
 	char secret[256], role[16];
 	const void *key;
 
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(s, 0);
-	a->domain_id = sqlite3_column_int64(s, 1);
-	db_col_text(s, 2, a->address, sizeof(a->address));
-	db_col_text(s, 3, a->domain, sizeof(a->domain));
-	db_col_text(s, 4, a->name, sizeof(a->name));
-	db_col_text(s, 5, role, sizeof(role));
+	a->id = sqlite3_column_int64(s, b + 0);
+	a->domain_id = sqlite3_column_int64(s, b + 1);
+	db_col_text(s, b + 2, a->address, sizeof(a->address));
+	db_col_text(s, b + 3, a->domain, sizeof(a->domain));
+	db_col_text(s, b + 4, a->name, sizeof(a->name));
+	db_col_text(s, b + 5, role, sizeof(role));
 	a->role = role_parse(role);
-	a->disabled = sqlite3_column_int(s, 6) != 0;
-	db_col_text(s, 7, a->lang, sizeof(a->lang));
-	db_col_text(s, 8, secret, sizeof(secret));
-	key = sqlite3_column_blob(s, 9);
-	if (key != NULL && sqlite3_column_bytes(s, 9) == STORE_TOTP_KEY) {
+	a->disabled = sqlite3_column_int(s, b + 6) != 0;
+	db_col_text(s, b + 7, a->lang, sizeof(a->lang));
+	db_col_text(s, b + 8, secret, sizeof(secret));
+	key = sqlite3_column_blob(s, b + 9);
+	if (key != NULL && sqlite3_column_bytes(s, b + 9) == STORE_TOTP_KEY) {
 		a->totp_enabled = true;
 		memcpy(a->totp_key, key, STORE_TOTP_KEY);
 	}
-	a->totp_last_step = sqlite3_column_int64(s, 10);
-	a->class_id = sqlite3_column_int64(s, 11);
-	a->created = sqlite3_column_int64(s, 12);
+	a->totp_last_step = sqlite3_column_int64(s, b + 10);
+	a->class_id = sqlite3_column_int64(s, b + 11);
+	a->created = sqlite3_column_int64(s, b + 12);
 	if (scram_secret_parse(secret, &a->secret, err) < 0)
 		return err_set(err, ERR_INTERNAL, "account %s: stored secret is damaged", a->address);
 	return 0;
@@ -85,11 +81,11 @@ static int get_one(struct store *st, const char *where, const char *text, int64_
 	else
 		sqlite3_bind_int64(s, 1, num);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
+		db_done(st->db, s);
 		return err_set(err, ERR_NOTFOUND, "no account %s", text ? text : "with that id");
 	}
-	ret = read_account(s, out, err);
-	sqlite3_finalize(s);
+	ret = store_read_account(s, 0, out, err);
+	db_done(st->db, s);
 	return ret;
 }
 
@@ -231,13 +227,13 @@ int store_account_list(struct store *st, const char *domain, store_account_fn *f
 		return -1;
 	db_bind_text(s, 1, domain);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (read_account(s, &a, err) < 0) {
-			sqlite3_finalize(s);
+		if (store_read_account(s, 0, &a, err) < 0) {
+			db_done(st->db, s);
 			return -1;
 		}
 		fn(ctx, &a);
 	}
-	sqlite3_finalize(s);
+	db_done(st->db, s);
 	if (rc != SQLITE_DONE)
 		return err_set(err, ERR_IO, "list accounts failed");
 	return 0;

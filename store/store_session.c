@@ -58,26 +58,12 @@ static bool valid_id(const char *id)
 	return true;
 }
 
-int store_session_get(struct store *st, const char *id, int64_t now, int64_t idle,
-		      int64_t absolute, struct store_session *out, struct err *err)
+#define SESSION_COLS "s.account_id, s.complete, s.csrf, s.created, s.last_seen, s.pending_totp"
+
+static void read_session(sqlite3_stmt *s, struct store_session *out)
 {
-	sqlite3_stmt *s;
 	const void *pt;
 
-	if (!valid_id(id))
-		return err_set(err, ERR_NOTFOUND, "no such session");
-	memset(out, 0, sizeof(*out));
-	store_session_hash(id, out->hash);
-	if (db_prepare(st->db,
-		       "SELECT account_id, complete, csrf, created, last_seen, pending_totp "
-		       "FROM sessions WHERE hash = ?",
-		       &s, err) < 0)
-		return -1;
-	db_bind_text(s, 1, out->hash);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return err_set(err, ERR_NOTFOUND, "no such session");
-	}
 	out->account_id = sqlite3_column_int64(s, 0);
 	out->complete = sqlite3_column_int(s, 1) != 0;
 	db_col_text(s, 2, out->csrf, sizeof(out->csrf));
@@ -88,7 +74,14 @@ int store_session_get(struct store *st, const char *id, int64_t now, int64_t idl
 		out->has_pending_totp = true;
 		memcpy(out->pending_totp, pt, STORE_TOTP_KEY);
 	}
-	sqlite3_finalize(s);
+}
+
+/* Expiry and the once-a-minute touch, after the row was read. */
+static int check_session(struct store *st, int64_t now, int64_t idle, int64_t absolute,
+			 struct store_session *out, struct err *err)
+{
+	sqlite3_stmt *s;
+
 	if (now - out->last_seen > idle || now - out->created > absolute) {
 		if (store_session_delete(st, out->hash, err) < 0)
 			return -1;
@@ -105,6 +98,59 @@ int store_session_get(struct store *st, const char *id, int64_t now, int64_t idl
 		out->last_seen = now;
 	}
 	return 0;
+}
+
+int store_session_get(struct store *st, const char *id, int64_t now, int64_t idle,
+		      int64_t absolute, struct store_session *out, struct err *err)
+{
+	sqlite3_stmt *s;
+
+	if (!valid_id(id))
+		return err_set(err, ERR_NOTFOUND, "no such session");
+	memset(out, 0, sizeof(*out));
+	store_session_hash(id, out->hash);
+	if (db_prepare(st->db, "SELECT " SESSION_COLS " FROM sessions s WHERE s.hash = ?", &s,
+		       err) < 0)
+		return -1;
+	db_bind_text(s, 1, out->hash);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_done(st->db, s);
+		return err_set(err, ERR_NOTFOUND, "no such session");
+	}
+	read_session(s, out);
+	db_done(st->db, s);
+	return check_session(st, now, idle, absolute, out, err);
+}
+
+int store_session_resolve(struct store *st, const char *id, int64_t now, int64_t idle,
+			  int64_t absolute, struct store_session *out, struct store_account *acct,
+			  struct err *err)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if (!valid_id(id))
+		return err_set(err, ERR_NOTFOUND, "no such session");
+	memset(out, 0, sizeof(*out));
+	store_session_hash(id, out->hash);
+	/* one statement, so one read transaction, for the request hot path */
+	if (db_prepare(st->db,
+		       "SELECT " SESSION_COLS ", " ACCOUNT_COLS " FROM sessions s"
+		       " JOIN accounts a ON a.id = s.account_id JOIN domains d ON d.id = a.domain_id"
+		       " WHERE s.hash = ?",
+		       &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, out->hash);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_done(st->db, s);
+		return err_set(err, ERR_NOTFOUND, "no such session");
+	}
+	read_session(s, out);
+	ret = store_read_account(s, 6, acct, err);
+	db_done(st->db, s);
+	if (ret < 0)
+		return -1;
+	return check_session(st, now, idle, absolute, out, err);
 }
 
 static int by_hash(struct store *st, const char *sql, const char *hash, const void *blob,
@@ -172,12 +218,12 @@ int store_login_allowed(struct store *st, const char *address, int64_t now,
 		return -1;
 	db_bind_text(s, 1, address);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
+		db_done(st->db, s);
 		return 0;
 	}
 	failures = sqlite3_column_int64(s, 0);
 	last = sqlite3_column_int64(s, 1);
-	sqlite3_finalize(s);
+	db_done(st->db, s);
 	wait = wait_after(failures, p);
 	if (now < last + wait) {
 		*retry_after_r = last + wait - now;

@@ -94,11 +94,11 @@ int store_token_get(struct store *st, const char *token, struct store_token *out
 		return -1;
 	db_bind_text(s, 1, hash);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
+		db_done(st->db, s);
 		return err_set(err, ERR_NOTFOUND, "no such token");
 	}
 	read_token(s, out);
-	sqlite3_finalize(s);
+	db_done(st->db, s);
 	if (out->revoked)
 		return err_set(err, ERR_NOTFOUND, "token revoked");
 	if (now - out->last_used >= TOUCH_INTERVAL) {
@@ -127,7 +127,7 @@ int store_token_list(struct store *st, int64_t account_id, store_token_fn *fn, v
 		read_token(s, &t);
 		fn(ctx, &t);
 	}
-	sqlite3_finalize(s);
+	db_done(st->db, s);
 	return 0;
 }
 

@@ -459,6 +459,32 @@ static void test_session_lifecycle(void **state)
 	assert_false(s.complete);
 	assert_string_equal(s.csrf, csrf);
 	assert_false(s.has_pending_totp);
+	{
+		/* the joined lookup the router uses gives the same session plus its account */
+		struct store_session s2;
+		struct store_account a;
+		assert_int_equal(store_session_resolve(f->st, id, now, 3600, 86400, &s2, &a, &err),
+				 0);
+		assert_int_equal(s2.account_id, acct);
+		assert_string_equal(s2.csrf, csrf);
+		assert_int_equal(a.id, acct);
+		assert_string_equal(a.address, "gina@example.com");
+		assert_string_equal(a.domain, "example.com");
+		assert_int_equal(a.role, ROLE_USER);
+		assert_int_equal(store_session_resolve(f->st, hash, now, 3600, 86400, &s2, &a, &err),
+				 -1);
+		assert_int_equal(err.code, ERR_NOTFOUND);
+		/* expired: ERR_DENIED, and the account is still named for the audit record */
+		memset(&a, 0, sizeof(a));
+		assert_int_equal(
+		    store_session_create(f->st, acct, true, NULL, NULL, id2, csrf2, &err), 0);
+		assert_int_equal(
+		    store_session_resolve(f->st, id2, now + 7200, 3600, 86400, &s2, &a, &err), -1);
+		assert_int_equal(err.code, ERR_DENIED);
+		assert_string_equal(a.address, "gina@example.com");
+		assert_int_equal(store_session_get(f->st, id2, now, 3600, 86400, &s2, &err), -1);
+		assert_int_equal(err.code, ERR_NOTFOUND); /* removed */
+	}
 
 	/* only the hash is stored */
 	snprintf(q, sizeof(q), "SELECT count(*) FROM sessions WHERE hash = '%s'", hash);
