@@ -36,6 +36,20 @@ int api_me(struct req *rq, struct resp *rs);
 int api_audit_list(struct req *rq, struct resp *rs);
 int api_audit_export(struct req *rq, struct resp *rs);
 
+int api_folder_list(struct req *rq, struct resp *rs);
+int api_folder_create(struct req *rq, struct resp *rs);
+int api_folder_patch(struct req *rq, struct resp *rs);
+int api_folder_delete(struct req *rq, struct resp *rs);
+int api_message_list(struct req *rq, struct resp *rs);
+int api_message_get(struct req *rq, struct resp *rs);
+int api_message_raw(struct req *rq, struct resp *rs);
+int api_message_part(struct req *rq, struct resp *rs);
+int api_message_patch(struct req *rq, struct resp *rs);
+int api_message_delete(struct req *rq, struct resp *rs);
+int api_message_upload(struct req *rq, struct resp *rs);
+int api_search(struct req *rq, struct resp *rs);
+int api_thread_get(struct req *rq, struct resp *rs);
+
 #define API_SESSION_COOKIE "__Host-yz_session"
 
 #endif

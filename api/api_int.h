@@ -20,4 +20,22 @@ struct store_login_policy api_login_policy(const struct config *c);
 /* Client description for audit records: User-Agent, truncated. */
 const char *api_client(struct req *rq);
 
+/* ---- mail (api_mail.c) ---- */
+struct mailbox;
+struct mail_msg;
+/* The caller's mailbox (user role only), released with the request. Writes the error and
+ * returns -1 on failure. */
+int api_mailbox(struct req *rq, struct resp *rs, struct mailbox **mb_r);
+void mailbox_unref_ptr(struct mailbox *mb);
+/* api_error_from, with size/MIME limits as 413 instead of 429. */
+int api_mail_error(struct resp *rs, const struct err *err);
+/* RFC 3339 UTC, in the request arena. */
+const char *api_time(struct req *rq, int64_t t);
+json_t *api_addr(const char *name, const char *address);
+json_t *api_flags(unsigned flags);
+/* The list item shape of a message. */
+json_t *api_msg_item(struct req *rq, const struct mail_msg *m);
+/* A colour name (English or Chinese) or 1..7 -> 1..7; -1 if unknown. */
+int api_colour_parse(const char *s);
+
 #endif

@@ -39,6 +39,7 @@ int api_status_from_err(const struct err *err)
 	case ERR_NOTFOUND: return 404;
 	case ERR_EXISTS: return 409;
 	case ERR_LIMIT: return 429;
+	case ERR_QUOTA: return 507;
 	case ERR_IO:
 	case ERR_INTERNAL: return 500;
 	}
@@ -52,7 +53,7 @@ int api_error_from(struct resp *rs, const struct err *err)
 		[ERR_NOTFOUND] = "not_found", [ERR_EXISTS] = "conflict",
 		[ERR_DENIED] = "forbidden", [ERR_LIMIT] = "rate_limited",
 		[ERR_IO] = "internal",     [ERR_AUTH] = "unauthorized",
-		[ERR_INTERNAL] = "internal",
+		[ERR_INTERNAL] = "internal", [ERR_QUOTA] = "over_quota",
 	};
 	int status = api_status_from_err(err);
 	if (status >= 500) {

@@ -15,6 +15,8 @@ struct auth_cache;
 struct web;
 struct metrics;
 struct api_state;
+struct mail_store;
+struct search_indexer;
 
 struct app {
 	struct config cfg;
@@ -24,6 +26,8 @@ struct app {
 	struct web *web;
 	struct metrics *metrics;
 	struct api_state *api;
+	struct mail_store *mail;         /* the mail store (accounts' mail.db + blobs) */
+	struct search_indexer *indexer;  /* background indexing thread */
 	unsigned char secret[32]; /* per-process: fake salts, throttling keys */
 	const struct route *routes;
 	size_t nroutes;

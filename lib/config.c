@@ -56,6 +56,15 @@ static const struct key keys[] = {
 	INT("auth", "login_lock_seconds", login_lock_seconds, 1, 86400 * 7),
 	INT("auth", "cache_seconds", auth_cache_seconds, 0, 86400),
 	INT("auth", "cache_entries", auth_cache_entries, 0, 10000000),
+	INT("mail", "retention_days", mail_retention_days, 0, 3650),
+	INT("mail", "cache_mailboxes", mail_cache_mailboxes, 1, 900),
+	INT("mail", "tz_minutes", mail_tz_minutes, -720, 840),
+	INT("mime", "max_bytes", mime_max_bytes, 1024, (int64_t)1 << 31),
+	INT("mime", "max_header_bytes", mime_max_header_bytes, 1024, 64 << 20),
+	INT("mime", "max_line", mime_max_line, 998, 64 << 20),
+	INT("mime", "max_parts", mime_max_parts, 1, 1000000),
+	INT("mime", "max_depth", mime_max_depth, 1, 1000),
+	INT("mime", "max_text", mime_max_text, 1024, 256 << 20),
 };
 
 void config_defaults(struct config *c, const char *data_dir, int64_t port_base)
@@ -88,6 +97,15 @@ void config_defaults(struct config *c, const char *data_dir, int64_t port_base)
 	c->login_lock_seconds = 15 * 60;
 	c->auth_cache_seconds = 600;
 	c->auth_cache_entries = 100000;
+	c->mail_retention_days = 30;
+	c->mail_cache_mailboxes = 200;
+	c->mail_tz_minutes = 480;
+	c->mime_max_bytes = 64 << 20;
+	c->mime_max_header_bytes = 1 << 20;
+	c->mime_max_line = 1 << 20;
+	c->mime_max_parts = 10000;
+	c->mime_max_depth = 64;
+	c->mime_max_text = 4 << 20;
 }
 
 static bool is_hex_color(const char *v)

@@ -57,6 +57,19 @@ struct config {
 	int64_t auth_cache_seconds;
 	int64_t auth_cache_entries;
 
+	/* [mail] */
+	int64_t mail_retention_days;  /* expunged mail is kept this long for restore */
+	int64_t mail_cache_mailboxes; /* open mailboxes kept */
+	int64_t mail_tz_minutes;      /* zone for search dates */
+
+	/* [mime] parser limits (store/mime.h) */
+	int64_t mime_max_bytes;
+	int64_t mime_max_header_bytes;
+	int64_t mime_max_line;
+	int64_t mime_max_parts;
+	int64_t mime_max_depth;
+	int64_t mime_max_text;
+
 	/* [brand.DOMAIN] */
 	struct brand brands[CONFIG_MAX_BRANDS];
 	size_t nbrands;

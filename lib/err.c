@@ -34,6 +34,7 @@ const char *err_code_name(enum err_code code)
 	case ERR_IO: return "io";
 	case ERR_AUTH: return "auth";
 	case ERR_INTERNAL: return "internal";
+	case ERR_QUOTA: return "quota";
 	}
 	return "unknown";
 }

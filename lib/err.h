@@ -14,6 +14,7 @@ enum err_code {
 	ERR_IO,       /* file system, database or network failure */
 	ERR_AUTH,     /* authentication failed */
 	ERR_INTERNAL, /* a bug or an unexpected library failure */
+	ERR_QUOTA,    /* the account's storage quota would be exceeded */
 };
 
 struct err {

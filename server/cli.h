@@ -12,7 +12,22 @@ int cli_audit(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 
+int cli_import(int argc, char **argv);
+int cli_export(int argc, char **argv);
+int cli_check(int argc, char **argv);
+int cli_restore(int argc, char **argv);
+int cli_reindex(int argc, char **argv);
+int cli_gc(int argc, char **argv);
+int cli_purge(int argc, char **argv);
+
 /* Shared by the subcommands */
+struct config;
+struct mail_store_opts;
+/* As root: give the data directory's top level to the service user (server.user) and become
+ * that user. Returns 0 or prints why not and returns 1. */
+int cli_drop_privileges(const struct config *c);
+/* The mail store's options from the config ([mail], [mime]). */
+void cli_mail_opts(const struct config *c, struct mail_store_opts *o);
 struct store;
 struct store_audit;
 /* Write a CLI audit record (actor "cli:LOGIN"); failures are printed, not fatal. */

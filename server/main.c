@@ -14,6 +14,13 @@ static const char usage[] =
 	"  domain  add|list ...                                          manage mail domains\n"
 	"  token   add|list|revoke ...                                   API tokens for OA systems\n"
 	"  audit   verify --data DIR                                     check the audit trail\n"
+	"  import  --data DIR ADDRESS PATH... [--folder NAME]            import .eml, mbox, Maildir\n"
+	"  export  --data DIR ADDRESS --format mbox|maildir OUT          export a mailbox\n"
+	"  check   --data DIR [--rebuild ADDRESS]                        verify blobs and mailboxes\n"
+	"  restore --data DIR ADDRESS [--since DATE] [--folder NAME]     bring back expunged mail\n"
+	"  reindex --data DIR [ADDRESS...]                               rebuild search indexes\n"
+	"  gc      --data DIR [--grace SECONDS]                          remove unreferenced blobs\n"
+	"  purge   --data DIR                                            drop mail past retention\n"
 	"  version                                                       print the version\n"
 	"\n"
 	"Run 'yizhan COMMAND --help' for a command's options.\n";
@@ -26,6 +33,9 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"init", cli_init},   {"serve", cli_serve}, {"user", cli_user},
 		{"domain", cli_domain}, {"audit", cli_audit}, {"token", cli_token},
+		{"import", cli_import}, {"export", cli_export}, {"check", cli_check},
+		{"restore", cli_restore}, {"reindex", cli_reindex}, {"gc", cli_gc},
+		{"purge", cli_purge},
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

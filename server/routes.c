@@ -8,6 +8,8 @@
 #include "web/web.h"
 
 #define SMALL_JSON (16 * 1024)
+#define BATCH_JSON (256 * 1024)       /* 10,000 ids and a note */
+#define MAIL_UPLOAD_MAX (64u << 20)   /* mime.max_bytes default */
 
 const struct route rt_routes[] = {
 	/* sign-in and session */
@@ -35,6 +37,54 @@ const struct route rt_routes[] = {
 	{.methods = RT_GET, .pattern = "/api/v1/audit/export", .fn = api_audit_export,
 	 .flags = RT_AUTH, .roles = ROLE_AUDITOR,
 	 .summary = "Export audit records as CSV or JSON", .tag = "audit"},
+
+	/* mail: folders, messages, search (user accounts; admin roles have no mailbox) */
+	{.methods = RT_GET, .pattern = "/api/v1/folders", .fn = api_folder_list, .flags = RT_AUTH,
+	 .roles = ROLE_USER, .scope = "mail.read",
+	 .summary = "Folders with total and unread counts, and the mailbox usage", .tag = "mail"},
+	{.methods = RT_POST, .pattern = "/api/v1/folders", .fn = api_folder_create,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .roles = ROLE_USER, .max_body = SMALL_JSON,
+	 .scope = "mail.write", .audit = "mail.folder.create",
+	 .summary = "Create a folder (nested under parent)", .tag = "mail"},
+	{.methods = RT_PATCH, .pattern = "/api/v1/folders/{id}", .fn = api_folder_patch,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .roles = ROLE_USER, .max_body = SMALL_JSON,
+	 .scope = "mail.write", .summary = "Rename or move a folder", .tag = "mail"},
+	{.methods = RT_DELETE, .pattern = "/api/v1/folders/{id}", .fn = api_folder_delete,
+	 .flags = RT_AUTH | RT_CSRF, .roles = ROLE_USER, .scope = "mail.write",
+	 .audit = "mail.folder.delete",
+	 .summary = "Delete a folder and its subfolders; their mail goes to Trash", .tag = "mail"},
+	{.methods = RT_POST, .pattern = "/api/v1/folders/{id}/messages", .fn = api_message_upload,
+	 .flags = RT_AUTH | RT_CSRF, .roles = ROLE_USER, .max_body = MAIL_UPLOAD_MAX,
+	 .scope = "mail.write", .summary = "Store a message (message/rfc822 body) in a folder",
+	 .tag = "mail"},
+	{.methods = RT_GET, .pattern = "/api/v1/messages", .fn = api_message_list,
+	 .flags = RT_AUTH, .roles = ROLE_USER, .scope = "mail.read",
+	 .summary = "One page of a folder (cursor paging; sort, order, filter)", .tag = "mail"},
+	{.methods = RT_PATCH, .pattern = "/api/v1/messages", .fn = api_message_patch,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .roles = ROLE_USER, .max_body = BATCH_JSON,
+	 .scope = "mail.write", .audit = "mail.change",
+	 .summary = "Change messages: flags, colour, pin, note, keywords, move, copy, restore",
+	 .tag = "mail"},
+	{.methods = RT_DELETE, .pattern = "/api/v1/messages", .fn = api_message_delete,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .roles = ROLE_USER, .max_body = BATCH_JSON,
+	 .scope = "mail.write", .audit = "mail.delete",
+	 .summary = "Delete messages: to Trash, or expunge (recoverable) when in Trash",
+	 .tag = "mail"},
+	{.methods = RT_GET, .pattern = "/api/v1/messages/{id}", .fn = api_message_get,
+	 .flags = RT_AUTH, .roles = ROLE_USER, .scope = "mail.read",
+	 .summary = "A message: decoded headers, text, HTML, attachments, note", .tag = "mail"},
+	{.methods = RT_GET, .pattern = "/api/v1/messages/{id}/raw", .fn = api_message_raw,
+	 .flags = RT_AUTH, .roles = ROLE_USER, .scope = "mail.read",
+	 .summary = "The message as stored (.eml)", .tag = "mail"},
+	{.methods = RT_GET, .pattern = "/api/v1/messages/{id}/parts/{part}", .fn = api_message_part,
+	 .flags = RT_AUTH, .roles = ROLE_USER, .scope = "mail.read",
+	 .summary = "Download one part (attachment)", .tag = "mail"},
+	{.methods = RT_GET, .pattern = "/api/v1/search", .fn = api_search, .flags = RT_AUTH,
+	 .roles = ROLE_USER, .scope = "mail.read",
+	 .summary = "Full-text search with the query syntax; results with highlights", .tag = "mail"},
+	{.methods = RT_GET, .pattern = "/api/v1/threads/{id}", .fn = api_thread_get,
+	 .flags = RT_AUTH, .roles = ROLE_USER, .scope = "mail.read",
+	 .summary = "The messages of a thread, oldest first", .tag = "mail"},
 
 	/* service */
 	{.methods = RT_GET, .pattern = "/api/v1/openapi.json", .fn = api_openapi,

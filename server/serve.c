@@ -21,7 +21,9 @@
 #include "lib/util.h"
 #include "metrics.h"
 #include "router.h"
+#include "search/index.h"
 #include "store/audit.h"
+#include "store/mail.h"
 #include "store/auth.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -43,62 +45,18 @@ static enum log_level level_of(const char *s)
 	return LOG_INFO;
 }
 
-/* Give the data directory's top level to the service user (databases, keys, tls/), so the
- * daemon can run without root. Deeper trees are created by that user already. */
-static int chown_data(const char *dir, uid_t uid, gid_t gid)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	if (d == NULL)
-		return cli_fail("%s: %s", dir, strerror(errno));
-	if (chown(dir, uid, gid) < 0) {
-		closedir(d);
-		return cli_fail("chown %s: %s", dir, strerror(errno));
-	}
-	while ((de = readdir(d)) != NULL) {
-		char p[2048];
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (lchown(p, uid, gid) < 0)
-			log_warn("serve", "path=%s msg=\"chown failed: %s\"", p, strerror(errno));
-		if (strcmp(de->d_name, "tls") == 0)
-			chown_data(p, uid, gid);
-	}
-	closedir(d);
-	return 0;
-}
-
-static int drop_privileges(const struct config *c)
-{
-	struct passwd *pw = getpwnam(c->user);
-	if (pw == NULL)
-		return cli_fail("%s: key 'server.user': no such user '%s' (scripts/setup.sh creates "
-				"it)", c->path, c->user);
-	if (pw->pw_uid == 0)
-		return cli_fail("%s: key 'server.user': '%s' is root; name an unprivileged user",
-				c->path, c->user);
-	if (chown_data(c->data_dir, pw->pw_uid, pw->pw_gid) != 0)
-		return 1;
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		return cli_fail("cannot drop privileges to %s: %s", c->user, strerror(errno));
-	if (setuid(0) == 0)
-		return cli_fail("privileges were not dropped");
-#if defined(__SANITIZE_ADDRESS__)
-	/* test builds only: LeakSanitizer must ptrace this process at exit, which setuid forbids */
-	prctl(PR_SET_DUMPABLE, 1);
-#endif
-	log_info("serve", "user=%s uid=%d msg=\"privileges dropped\"", c->user, (int)pw->pw_uid);
-	return 0;
-}
-
 /* Templates and assets are read before privileges drop (the install tree may not be readable
  * by the service user); databases are opened after, so every file they create is its own. */
 static int open_app(struct app *app, const char *data)
 {
 	struct err err;
+	struct mail_store_opts mo;
+
+	cli_mail_opts(&app->cfg, &mo);
 	if (store_open(data, false, &app->store, &err) < 0 ||
-	    store_audit_open(data, &app->audit, &err) < 0)
+	    store_audit_open(data, &app->audit, &err) < 0 ||
+	    mail_store_open(data, &mo, &app->mail, &err) < 0 ||
+	    search_indexer_start(app->mail, &app->indexer, &err) < 0)
 		return cli_fail("%s", err.msg);
 	app->auth_cache = auth_cache_new((size_t)app->cfg.auth_cache_entries,
 					 app->cfg.auth_cache_seconds);
@@ -113,6 +71,8 @@ static int open_app(struct app *app, const char *data)
 
 static void close_app(struct app *app)
 {
+	search_indexer_stop(&app->indexer);
+	mail_store_close(&app->mail);
 	web_free(&app->web);
 	api_state_free(&app->api);
 	auth_cache_free(&app->auth_cache);
@@ -198,7 +158,7 @@ int cli_serve(int argc, char **argv)
 		return cli_fail("%s", err.msg);
 	if (web_open(&app.cfg, &app.web, &err) < 0)
 		return cli_fail("%s", err.msg);
-	if (geteuid() == 0 && drop_privileges(&app.cfg) != 0)
+	if (geteuid() == 0 && cli_drop_privileges(&app.cfg) != 0)
 		return 1;
 	if (open_app(&app, data) != 0)
 		return 1;

@@ -57,6 +57,12 @@ int store_account_add(struct store *st, const char *address, const char *name, e
 		      struct err *err) YZ_WUR;
 int store_account_get(struct store *st, const char *address, struct store_account *out,
 		      struct err *err) YZ_WUR;
+/* The account's service-class limits (quota 0 = unlimited). */
+struct store_limits {
+	int64_t quota_bytes, max_message_bytes, max_recipients;
+};
+int store_account_limits(struct store *st, int64_t account_id, struct store_limits *out,
+			 struct err *err) YZ_WUR;
 int store_account_get_id(struct store *st, int64_t id, struct store_account *out,
 			 struct err *err) YZ_WUR;
 int store_account_set_password(struct store *st, const char *address, const char *password,

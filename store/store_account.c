@@ -270,3 +270,24 @@ int store_account_totp_use(struct store *st, int64_t id, int64_t step, struct er
 		return err_set(err, ERR_EXISTS, "code already used");
 	return 0;
 }
+
+int store_account_limits(struct store *st, int64_t account_id, struct store_limits *out,
+			 struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(st->db,
+		       "SELECT c.quota_bytes, c.max_message_bytes, c.max_recipients FROM accounts a"
+		       " JOIN service_classes c ON c.id = a.class_id WHERE a.id = ?",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_done(st->db, s);
+		return err_set(err, ERR_NOTFOUND, "no account with that id");
+	}
+	out->quota_bytes = sqlite3_column_int64(s, 0);
+	out->max_message_bytes = sqlite3_column_int64(s, 1);
+	out->max_recipients = sqlite3_column_int64(s, 2);
+	db_done(st->db, s);
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* Dropping root: the daemon after binding its ports, and the CLI's mail commands before
+ * they write under the data directory, so every file there belongs to the service user. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+
+/* Give the data directory's top level to the service user (databases, keys, tls/), so the
+ * daemon can run without root. Deeper trees are created by that user already. */
+static int chown_data(const char *dir, uid_t uid, gid_t gid)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (d == NULL)
+		return cli_fail("%s: %s", dir, strerror(errno));
+	if (chown(dir, uid, gid) < 0) {
+		closedir(d);
+		return cli_fail("chown %s: %s", dir, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		char p[2048];
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (lchown(p, uid, gid) < 0)
+			log_warn("serve", "path=%s msg=\"chown failed: %s\"", p, strerror(errno));
+		if (strcmp(de->d_name, "tls") == 0)
+			chown_data(p, uid, gid);
+	}
+	closedir(d);
+	return 0;
+}
+
+int cli_drop_privileges(const struct config *c)
+{
+	struct passwd *pw = getpwnam(c->user);
+	if (pw == NULL)
+		return cli_fail("%s: key 'server.user': no such user '%s' (scripts/setup.sh creates "
+				"it)", c->path, c->user);
+	if (pw->pw_uid == 0)
+		return cli_fail("%s: key 'server.user': '%s' is root; name an unprivileged user",
+				c->path, c->user);
+	if (chown_data(c->data_dir, pw->pw_uid, pw->pw_gid) != 0)
+		return 1;
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		return cli_fail("cannot drop privileges to %s: %s", c->user, strerror(errno));
+	if (setuid(0) == 0)
+		return cli_fail("privileges were not dropped");
+#if defined(__SANITIZE_ADDRESS__)
+	/* test builds only: LeakSanitizer must ptrace this process at exit, which setuid forbids */
+	prctl(PR_SET_DUMPABLE, 1);
+#endif
+	log_info("serve", "user=%s uid=%d msg=\"privileges dropped\"", c->user, (int)pw->pw_uid);
+	return 0;
+}
+

@@ -1,0 +1,488 @@
+/* Content-addressed blobs (blob.h). */
+#include "blob.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "lib/util.h"
+
+struct blob_store {
+	char root[4096]; /* DATA/blobs */
+	int root_fd;     /* for syncfs() */
+	pthread_mutex_t lock;
+	/* blobs written without BLOB_SYNC since the last blob_sync(), for the fallback path */
+	char (*pending)[BLOB_HEX];
+	size_t npending, cap;
+};
+
+int blob_store_open(const char *data_dir, struct blob_store **bs_r, struct err *err)
+{
+	struct blob_store *bs = xcalloc(1, sizeof(*bs));
+
+	if ((size_t)snprintf(bs->root, sizeof(bs->root), "%s/blobs", data_dir) >=
+	    sizeof(bs->root)) {
+		free(bs);
+		return err_set(err, ERR_INVALID, "data directory path is too long");
+	}
+	if (mkdir(bs->root, 0750) < 0 && errno != EEXIST) {
+		err_set(err, ERR_IO, "%s: %s", bs->root, strerror(errno));
+		free(bs);
+		return -1;
+	}
+	bs->root_fd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bs->root_fd < 0) {
+		err_set(err, ERR_IO, "%s: %s", bs->root, strerror(errno));
+		free(bs);
+		return -1;
+	}
+	pthread_mutex_init(&bs->lock, NULL);
+	*bs_r = bs;
+	return 0;
+}
+
+void blob_store_close(struct blob_store **bsp)
+{
+	struct blob_store *bs = *bsp;
+	if (bs == NULL)
+		return;
+	close(bs->root_fd);
+	pthread_mutex_destroy(&bs->lock);
+	free(bs->pending);
+	free(bs);
+	*bsp = NULL;
+}
+
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool blob_digest_valid(const char *d)
+{
+	size_t i;
+	for (i = 0; i < 64; i++)
+		if (!is_hex(d[i]))
+			return false;
+	return d[64] == '\0';
+}
+
+void blob_path(const struct blob_store *bs, const char *d, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s/%.2s/%.2s/%s", bs->root, d, d + 2, d);
+}
+
+static int ensure_dir(const char *path, struct err *err)
+{
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int fsync_path(const char *path, int flags, struct err *err)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+	int r;
+	if (fd < 0)
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	r = fsync(fd);
+	close(fd);
+	if (r < 0)
+		return err_set(err, ERR_IO, "fsync %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags,
+	     char digest_r[BLOB_HEX], struct err *err)
+{
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	char d[BLOB_HEX], path[4200], dir[4200], tmp[4300];
+	struct stat sb;
+	int fd;
+
+	SHA256(data, len, h);
+	hex_encode(h, sizeof(h), d);
+	blob_path(bs, d, path, sizeof(path));
+	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len) {
+		memcpy(digest_r, d, BLOB_HEX);
+		return 0; /* stored once: identical mails and files share the blob */
+	}
+	snprintf(dir, sizeof(dir), "%s/%.2s", bs->root, d);
+	if (ensure_dir(dir, err) < 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", bs->root, d, d + 2);
+	if (ensure_dir(dir, err) < 0)
+		return -1;
+	{
+		static _Atomic unsigned long seq;
+		snprintf(tmp, sizeof(tmp), "%s/.tmp.%d.%lu", dir, (int)getpid(), ++seq);
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (write_all(fd, data, len) < 0 || ((flags & BLOB_SYNC) && fdatasync(fd) < 0)) {
+		err_set(err, ERR_IO, "write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err_set(err, ERR_IO, "store %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (flags & BLOB_SYNC) {
+		if (fsync_path(dir, O_RDONLY | O_DIRECTORY, err) < 0)
+			return -1;
+	} else {
+		pthread_mutex_lock(&bs->lock);
+		if (bs->npending == bs->cap) {
+			bs->cap = bs->cap ? bs->cap * 2 : 256;
+			bs->pending = xrealloc(bs->pending, bs->cap * sizeof(*bs->pending));
+		}
+		memcpy(bs->pending[bs->npending++], d, BLOB_HEX);
+		pthread_mutex_unlock(&bs->lock);
+	}
+	memcpy(digest_r, d, BLOB_HEX);
+	return 0;
+}
+
+int blob_sync(struct blob_store *bs, struct err *err)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&bs->lock);
+	if (bs->npending == 0)
+		goto out;
+	/* One flush of the file system makes every file and rename of the batch durable; a
+	 * per-file fsync would cost one disk flush each. */
+	if (syncfs(bs->root_fd) < 0) {
+		char path[4200];
+		for (size_t i = 0; i < bs->npending && ret == 0; i++) {
+			blob_path(bs, bs->pending[i], path, sizeof(path));
+			ret = fsync_path(path, O_RDONLY, err);
+			if (ret == 0) {
+				*strrchr(path, '/') = '\0';
+				ret = fsync_path(path, O_RDONLY | O_DIRECTORY, err);
+			}
+		}
+	}
+	bs->npending = 0;
+out:
+	pthread_mutex_unlock(&bs->lock);
+	return ret;
+}
+
+int blob_get(struct blob_store *bs, const char *digest, size_t max_len, char **data_r,
+	     size_t *len_r, struct err *err)
+{
+	char path[4200];
+	struct stat sb;
+	char *buf;
+	size_t got = 0;
+	int fd;
+
+	if (!blob_digest_valid(digest))
+		return err_set(err, ERR_INVALID, "not a blob digest");
+	blob_path(bs, digest, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "blob %.16s: %s",
+			       digest, strerror(errno));
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		return err_set(err, ERR_IO, "blob %.16s: %s", digest, strerror(errno));
+	}
+	if ((size_t)sb.st_size > max_len) {
+		close(fd);
+		return err_set(err, ERR_LIMIT, "blob %.16s is larger than %zu bytes", digest,
+			       max_len);
+	}
+	buf = xmalloc((size_t)sb.st_size + 1);
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_set(err, ERR_IO, "read blob %.16s: %s", digest,
+				n < 0 ? strerror(errno) : "short file");
+			close(fd);
+			free(buf);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*data_r = buf;
+	*len_r = got;
+	return 0;
+}
+
+int blob_verify(struct blob_store *bs, const char *digest, struct err *err)
+{
+	char path[4200], buf[65536], got[BLOB_HEX];
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *ctx;
+	ssize_t n;
+	int fd;
+
+	if (!blob_digest_valid(digest))
+		return err_set(err, ERR_INVALID, "not a blob digest");
+	blob_path(bs, digest, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "blob %s: %s",
+			       digest, strerror(errno));
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		abort();
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	close(fd);
+	EVP_DigestFinal_ex(ctx, h, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (n < 0)
+		return err_set(err, ERR_IO, "read blob %s: %s", digest, strerror(errno));
+	hex_encode(h, sizeof(h), got);
+	if (strcmp(got, digest) != 0)
+		return err_set(err, ERR_INVALID, "blob %s is damaged (its content hashes to %s)",
+			       digest, got);
+	return 0;
+}
+
+static bool hex2(const char *s)
+{
+	return is_hex(s[0]) && is_hex(s[1]) && s[2] == '\0';
+}
+
+/* Calls fn for the entries of dir that pass keep(). */
+static int each_entry(const char *dir, bool (*keep)(const char *), int (*fn)(void *, const char *),
+		      void *ctx, struct err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int r = 0;
+
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		return err_set(err, ERR_IO, "%s: %s", dir, strerror(errno));
+	}
+	while (r == 0 && (e = readdir(d)) != NULL)
+		if (keep(e->d_name))
+			r = fn(ctx, e->d_name);
+	closedir(d);
+	return r;
+}
+
+struct walk {
+	struct blob_store *bs;
+	blob_walk_fn *fn;
+	void *ctx;
+	struct err *err;
+	char l1[3];
+	char l2[3];
+};
+
+static bool is_digest_name(const char *s)
+{
+	return blob_digest_valid(s);
+}
+
+static int walk_file(void *p, const char *name)
+{
+	struct walk *w = p;
+	char path[4200];
+	struct stat sb;
+
+	if (strncmp(name, w->l1, 2) != 0 || strncmp(name + 2, w->l2, 2) != 0)
+		return 0; /* not where its name says: not ours */
+	blob_path(w->bs, name, path, sizeof(path));
+	if (stat(path, &sb) < 0)
+		return 0; /* removed meanwhile */
+	return w->fn(w->ctx, name, (int64_t)sb.st_size, (int64_t)sb.st_mtime);
+}
+
+static int walk_l2(void *p, const char *name)
+{
+	struct walk *w = p;
+	char dir[4200];
+	memcpy(w->l2, name, 3);
+	snprintf(dir, sizeof(dir), "%s/%s/%s", w->bs->root, w->l1, w->l2);
+	return each_entry(dir, is_digest_name, walk_file, w, w->err);
+}
+
+static int walk_l1(void *p, const char *name)
+{
+	struct walk *w = p;
+	char dir[4200];
+	memcpy(w->l1, name, 3);
+	snprintf(dir, sizeof(dir), "%s/%s", w->bs->root, w->l1);
+	return each_entry(dir, hex2, walk_l2, w, w->err);
+}
+
+int blob_walk(struct blob_store *bs, blob_walk_fn *fn, void *ctx, struct err *err)
+{
+	struct walk w = {.bs = bs, .fn = fn, .ctx = ctx, .err = err};
+	err_clear(err);
+	return each_entry(bs->root, hex2, walk_l1, &w, err);
+}
+
+/* ---- marks: an open-addressing hash set of 32-byte digests ---- */
+
+struct blob_marks {
+	unsigned char (*slots)[32];
+	bool *used;
+	size_t cap, n;
+};
+
+struct blob_marks *blob_marks_new(void)
+{
+	struct blob_marks *m = xcalloc(1, sizeof(*m));
+	m->cap = 1024;
+	m->slots = xcalloc(m->cap, 32);
+	m->used = xcalloc(m->cap, sizeof(bool));
+	return m;
+}
+
+void blob_marks_free(struct blob_marks **mp)
+{
+	if (*mp == NULL)
+		return;
+	free((*mp)->slots);
+	free((*mp)->used);
+	free(*mp);
+	*mp = NULL;
+}
+
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+static bool to_raw(const char *d, unsigned char out[32])
+{
+	if (!blob_digest_valid(d))
+		return false;
+	for (int i = 0; i < 32; i++)
+		out[i] = (unsigned char)(hexval(d[2 * i]) << 4 | hexval(d[2 * i + 1]));
+	return true;
+}
+
+static size_t slot_of(const struct blob_marks *m, const unsigned char raw[32])
+{
+	size_t h;
+	memcpy(&h, raw, sizeof(h)); /* a SHA-256 is already uniformly distributed */
+	for (h &= m->cap - 1; m->used[h] && memcmp(m->slots[h], raw, 32) != 0;
+	     h = (h + 1) & (m->cap - 1))
+		;
+	return h;
+}
+
+void blob_marks_add(struct blob_marks *m, const char *digest)
+{
+	unsigned char raw[32];
+	size_t i;
+
+	if (!to_raw(digest, raw))
+		return;
+	if ((m->n + 1) * 2 > m->cap) {
+		struct blob_marks big = {.cap = m->cap * 2};
+		big.slots = xcalloc(big.cap, 32);
+		big.used = xcalloc(big.cap, sizeof(bool));
+		for (size_t j = 0; j < m->cap; j++) {
+			if (!m->used[j])
+				continue;
+			i = slot_of(&big, m->slots[j]);
+			big.used[i] = true;
+			memcpy(big.slots[i], m->slots[j], 32);
+		}
+		free(m->slots);
+		free(m->used);
+		m->slots = big.slots;
+		m->used = big.used;
+		m->cap = big.cap;
+	}
+	i = slot_of(m, raw);
+	if (!m->used[i]) {
+		m->used[i] = true;
+		memcpy(m->slots[i], raw, 32);
+		m->n++;
+	}
+}
+
+bool blob_marks_has(const struct blob_marks *m, const char *digest)
+{
+	unsigned char raw[32];
+	if (!to_raw(digest, raw))
+		return false;
+	return m->used[slot_of(m, raw)];
+}
+
+size_t blob_marks_count(const struct blob_marks *m)
+{
+	return m->n;
+}
+
+struct sweep {
+	struct blob_store *bs;
+	const struct blob_marks *marks;
+	int64_t cutoff;
+	struct blob_sweep_stats st;
+};
+
+static int sweep_one(void *p, const char *digest, int64_t size, int64_t mtime)
+{
+	struct sweep *s = p;
+	char path[4200];
+
+	if (blob_marks_has(s->marks, digest)) {
+		s->st.kept++;
+	} else if (mtime >= s->cutoff) {
+		s->st.young++;
+	} else {
+		blob_path(s->bs, digest, path, sizeof(path));
+		if (unlink(path) == 0) {
+			s->st.removed++;
+			s->st.removed_bytes += size;
+		}
+	}
+	return 0;
+}
+
+int blob_sweep(struct blob_store *bs, const struct blob_marks *marks, int64_t grace_seconds,
+	       struct blob_sweep_stats *stats_r, struct err *err)
+{
+	struct sweep s = {.bs = bs, .marks = marks, .cutoff = time_now() - grace_seconds};
+	if (blob_walk(bs, sweep_one, &s, err) < 0)
+		return -1;
+	if (stats_r)
+		*stats_r = s.st;
+	return 0;
+}
