@@ -26,7 +26,7 @@ struct mail_msg;
 /* The caller's mailbox (user role only), released with the request. Writes the error and
  * returns -1 on failure. */
 int api_mailbox(struct req *rq, struct resp *rs, struct mailbox **mb_r);
-void mailbox_unref_ptr(struct mailbox *mb);
+void api_mailbox_release(struct mailbox *mb);
 /* api_error_from, with size/MIME limits as 413 instead of 429. */
 int api_mail_error(struct resp *rs, const struct err *err);
 /* RFC 3339 UTC, in the request arena. */

@@ -26,11 +26,11 @@ int api_mailbox(struct req *rq, struct resp *rs, struct mailbox **mb_r)
 		api_error_from(rs, &err);
 		return -1;
 	}
-	arena_defer(rq->arena, (void (*)(void *))mailbox_unref_ptr, *mb_r);
+	arena_defer(rq->arena, (void (*)(void *))api_mailbox_release, *mb_r);
 	return 0;
 }
 
-void mailbox_unref_ptr(struct mailbox *mb)
+void api_mailbox_release(struct mailbox *mb)
 {
 	mailbox_unref(&mb);
 }

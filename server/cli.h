@@ -26,6 +26,10 @@ struct mail_store_opts;
 /* As root: give the data directory's top level to the service user (server.user) and become
  * that user. Returns 0 or prints why not and returns 1. */
 int cli_drop_privileges(const struct config *c);
+/* For commands other than init and serve: when run as root on an existing data directory
+ * (--data), become the service user first, so files the command creates (databases, blobs,
+ * audit.head) stay writable by the daemon. 0, or 1 after printing why not. */
+int cli_become_service_user(int argc, char **argv);
 /* The mail store's options from the config ([mail], [mime]). */
 void cli_mail_opts(const struct config *c, struct mail_store_opts *o);
 struct store;

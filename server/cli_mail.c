@@ -44,8 +44,6 @@ int cli_mail_open(const char *data, struct cli_mail *cm)
 		return cli_fail("%s is not a data directory (no yizhan.conf; run 'yizhan init')", data);
 	if (config_load(&cm->cfg, data, &err) < 0)
 		return cli_fail("%s", err.msg);
-	if (geteuid() == 0 && cli_drop_privileges(&cm->cfg) != 0)
-		return 1;
 	cli_mail_opts(&cm->cfg, &o);
 	if (store_open(data, false, &cm->st, &err) < 0 ||
 	    mail_store_open(data, &o, &cm->ms, &err) < 0) {

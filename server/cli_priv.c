@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -63,3 +64,34 @@ int cli_drop_privileges(const struct config *c)
 	return 0;
 }
 
+
+int cli_become_service_user(int argc, char **argv)
+{
+	const char *data = NULL;
+	struct passwd *pw;
+	struct stat sb;
+	struct config c;
+	struct err err;
+	char conf[1100];
+
+	if (geteuid() != 0)
+		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+			data = argv[i + 1];
+		else if (strncmp(argv[i], "--data=", 7) == 0)
+			data = argv[i] + 7;
+	}
+	if (data == NULL)
+		return 0; /* the command reports the missing option itself */
+	snprintf(conf, sizeof(conf), "%s/yizhan.conf", data);
+	if (access(conf, F_OK) != 0 || config_load(&c, data, &err) < 0)
+		return 0; /* likewise: the command says what is wrong with the directory */
+	/* only once the daemon has made the directory its own: before that (just after init)
+	 * root's files are chowned by the daemon's first start anyway */
+	pw = getpwnam(c.user);
+	if (pw == NULL || stat(data, &sb) < 0 || sb.st_uid != pw->pw_uid)
+		return 0;
+	log_set_level(LOG_WARN); /* no "privileges dropped" line in a command's output */
+	return cli_drop_privileges(&c);
+}

@@ -47,9 +47,14 @@ int main(int argc, char **argv)
 		printf("yizhan %s\n", YZ_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		if (cmds[i].fn != cli_init && cmds[i].fn != cli_serve &&
+		    cli_become_service_user(argc - 1, argv + 1) != 0)
+			return 1;
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "yizhan: unknown command '%s'\n\n%s", argv[1], usage);
 	return 2;
 }

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "maint.h"
 #include "metrics.h"
 #include "router.h"
 #include "search/index.h"
@@ -45,6 +46,8 @@ static enum log_level level_of(const char *s)
 	return LOG_INFO;
 }
 
+static struct maint *maint;
+
 /* Templates and assets are read before privileges drop (the install tree may not be readable
  * by the service user); databases are opened after, so every file they create is its own. */
 static int open_app(struct app *app, const char *data)
@@ -58,6 +61,7 @@ static int open_app(struct app *app, const char *data)
 	    mail_store_open(data, &mo, &app->mail, &err) < 0 ||
 	    search_indexer_start(app->mail, &app->indexer, &err) < 0)
 		return cli_fail("%s", err.msg);
+	maint = maint_start(app->mail);
 	app->auth_cache = auth_cache_new((size_t)app->cfg.auth_cache_entries,
 					 app->cfg.auth_cache_seconds);
 	app->api = api_state_new();
@@ -71,6 +75,7 @@ static int open_app(struct app *app, const char *data)
 
 static void close_app(struct app *app)
 {
+	maint_stop(&maint);
 	search_indexer_stop(&app->indexer);
 	mail_store_close(&app->mail);
 	web_free(&app->web);
