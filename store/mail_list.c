@@ -141,8 +141,8 @@ static int cursor_parse(const char *cur, struct arena *a, char *kind_r, const ch
  * ?5.. the cursor's keys. */
 static const char *page_sql(const struct mail_list_q *q, bool with_cursor, struct arena *a)
 {
-	const char *cmp = q->ascending ? ">" : "<", *dir = q->ascending ? "ASC" : "DESC";
-	const char *filter = "", *keys, *order, *params;
+	const char *dir = q->ascending ? "ASC" : "DESC", *cmp = q->ascending ? ">" : "<";
+	const char *filter = "", *cond, *order;
 
 	if (q->filter & MAIL_F_UNREAD)
 		filter = arena_printf(a, "%s AND (flags & 1) = 0", filter);
@@ -157,34 +157,30 @@ static const char *page_sql(const struct mail_list_q *q, bool with_cursor, struc
 				      filter);
 	switch (q->sort) {
 	case MAIL_SORT_FROM:
-		keys = "(from_sort, id)";
-		params = "(?5, ?6)";
+		cond = arena_printf(a, "(from_sort, id) %s (?5, ?6)", cmp);
 		order = arena_printf(a, "from_sort %s, id %s", dir, dir);
 		break;
 	case MAIL_SORT_SUBJECT:
-		keys = "(subject_sort, id)";
-		params = "(?5, ?6)";
+		cond = arena_printf(a, "(subject_sort, id) %s (?5, ?6)", cmp);
 		order = arena_printf(a, "subject_sort %s, id %s", dir, dir);
 		break;
 	case MAIL_SORT_SIZE:
-		keys = "(size, id)";
-		params = "(?5, ?6)";
+		cond = arena_printf(a, "(size, id) %s (?5, ?6)", cmp);
 		order = arena_printf(a, "size %s, id %s", dir, dir);
 		break;
 	default:
-		/* pinned mail first whichever way the dates run */
-		keys = q->ascending ? "(-pinned, internal_date, id)" : "(pinned, internal_date, id)";
-		params = "(?5, ?6, ?7)";
+		/* pinned mail first whichever way the dates run. Newest first walks messages_date
+		 * backwards; oldest first walks messages_date_asc, whose order (pinned DESC, date,
+		 * id) one row value cannot express, so its condition is spelt out. */
+		cond = q->ascending ? "(pinned < ?5 OR (pinned = ?5 AND (internal_date, id) > (?6, ?7)))"
+				    : "(pinned, internal_date, id) < (?5, ?6, ?7)";
 		order = arena_printf(a, "pinned DESC, internal_date %s, id %s", dir, dir);
 		break;
 	}
-	if (!with_cursor)
-		keys = params = cmp = "";
 	return arena_printf(a,
 			    "SELECT " MAIL_MSG_COLS ", from_sort, subject_sort FROM messages"
-			    " WHERE folder_id = ?1 AND expunged_at = 0%s%s%s %s %s ORDER BY %s"
-			    " LIMIT ?3",
-			    filter, with_cursor ? " AND " : "", keys, cmp, params, order);
+			    " WHERE folder_id = ?1 AND expunged_at = 0%s%s%s ORDER BY %s LIMIT ?3",
+			    filter, with_cursor ? " AND " : "", with_cursor ? cond : "", order);
 }
 
 /* Bind the cursor's keys as ?5.. for the sort. */
@@ -217,7 +213,7 @@ static int bind_cursor(sqlite3_stmt *s, const struct mail_list_q *q, char kind, 
 		if (str_to_i64(pin, 0, 1, &n1) < 0 ||
 		    str_to_i64(colon + 1, INT64_MIN / 2, INT64_MAX / 2, &n2) < 0)
 			break;
-		sqlite3_bind_int64(s, 5, q->ascending ? -n1 : n1);
+		sqlite3_bind_int64(s, 5, n1);
 		sqlite3_bind_int64(s, 6, n2);
 		sqlite3_bind_int64(s, 7, id);
 		return 0;

@@ -119,6 +119,9 @@ const char *const mail_migrations[] = {
 	"  WHEN OLD.note != NEW.note AND NEW.expunged_at = 0 BEGIN"
 	"  INSERT INTO index_queue (message_id, op) VALUES (NEW.id, 1);"
 	"END;",
+	/* 2: oldest-first pages with pinned mail still on top need an index in that order */
+	"CREATE INDEX messages_date_asc ON messages(folder_id, pinned DESC, internal_date, id)"
+	"  WHERE expunged_at = 0;",
 };
 
 const int mail_nmigrations = (int)(sizeof(mail_migrations) / sizeof(mail_migrations[0]));

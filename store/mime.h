@@ -7,7 +7,10 @@
  * labels are mapped to the superset real mail needs (gb2312/gbk/cp936 -> GB18030, big5 ->
  * BIG5-HKSCS, ks_c_5601-1987/euc-kr -> CP949, iso-8859-1/us-ascii -> WINDOWS-1252,
  * shift_jis -> CP932), HZ is decoded here (glibc has no HZ), and unlabelled or mislabelled
- * 8-bit text is tried as UTF-8, then GB18030, then WINDOWS-1252.
+ * 8-bit text is tried as UTF-8 (also with a stray bad byte per 8 good characters, repaired),
+ * then GB18030, then BIG5-HKSCS, then WINDOWS-1252. GB18030 and Big5 are taken only when the bytes
+ * are well-formed in them and at least half of the multi-byte characters are common hanzi or CJK
+ * punctuation, so Latin-1 text is not read as rare hanzi.
  *
  * Hard limits (struct mime_limits, from yizhan.conf [mime]) are checked before GMime sees the
  * bytes where they can be, so hostile input never reaches an unbounded recursion or
@@ -119,6 +122,33 @@ int mime_part_content(const char *raw, size_t len, const struct mime_msg *msg,
  * in the arena, NUL terminated. Never fails: bytes that cannot be converted become U+FFFD. */
 const char *mime_to_utf8(const char *charset, const char *in, size_t n, struct arena *a,
 			 size_t *len_r);
+
+/* The index in msg->parts of the part an IMAP section (RFC 3501 section 6.4.5) names, or -1.
+ * Section "1" of a message whose root is not a multipart is the root (parts[0]); otherwise the
+ * first part, in pre-order, whose mime_part.section equals section. */
+int mime_part_find(const struct mime_msg *msg, const char *section);
+
+/* Header helpers, also used inside the module. charset is how raw 8-bit bytes in the value are
+ * read (NULL: guessed as in mime_to_utf8); both results are in the arena, NUL terminated.
+ *
+ * mime_header_decode: an unstructured field value (Subject, Content-Description) as display
+ * text: unfolded (CR and LF dropped, tabs become spaces), RFC 2047 encoded words decoded with the
+ * charset policy above (adjacent words in one charset joined as bytes first, so a character
+ * split across words survives), surrounding white space trimmed. Always valid UTF-8.
+ *
+ * mime_header_prepare: a structured field value (address list, Content-Type,
+ * Content-Disposition) made safe for a syntax-only parser such as GMime's: raw 8-bit bytes
+ * become UTF-8, every run of adjacent encoded words becomes a single =?UTF-8?B?...?= word with
+ * our decoding, and RFC 2231 charset labels (name*=gb2312''...) get the mapped name. */
+const char *mime_header_decode(const char *value, size_t n, const char *charset, struct arena *a,
+			       size_t *len_r);
+const char *mime_header_prepare(const char *value, size_t n, const char *charset,
+				struct arena *a);
+
+/* The first of "UTF-8", "GB18030", "BIG5-HKSCS", "WINDOWS-1252" that reads the n bytes as
+ * qualified at the top (the guess mime_to_utf8 makes for unlabelled text; WINDOWS-1252 reads
+ * anything). */
+const char *mime_charset_guess(const char *in, size_t n);
 
 /* Text from HTML for snippets and the index: tags dropped, <script>/<style> contents dropped,
  * block elements and <br> become newlines, entities decoded (named ones HTML needs in mail,

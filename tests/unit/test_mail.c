@@ -392,6 +392,27 @@ static void test_paging(void **state)
 		q.cursor = next;
 	} while (next);
 	assert_int_equal(seen, 130);
+	/* oldest first: pinned still on top, then every other message once, dates rising */
+	{
+		int64_t last = INT64_MIN;
+		size_t count = 0;
+		memset(got, 0, sizeof(got));
+		q = (struct mail_list_q){.folder_id = f->inbox, .limit = 40, .ascending = true};
+		do {
+			assert_int_equal(mail_list(f->mb, &q, f->a, &v, &n, &next, &total, &err), 0);
+			for (size_t i = 0; i < n; i++, count++) {
+				if (count == 0) {
+					assert_int_equal(v[i].id, ids[5]);
+					continue;
+				}
+				assert_false(v[i].pinned);
+				assert_true(v[i].internal_date >= last);
+				last = v[i].internal_date;
+			}
+			q.cursor = next;
+		} while (next);
+		assert_int_equal(count, 130);
+	}
 	/* ascending by subject, then a cursor of the wrong sort is refused */
 	q = (struct mail_list_q){.folder_id = f->inbox, .limit = 70, .sort = MAIL_SORT_SUBJECT,
 				 .ascending = true};
