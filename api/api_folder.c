@@ -73,7 +73,7 @@ int api_folder_create(struct req *rq, struct resp *rs)
 		return api_error(rs, 400, "bad_request", "name is the folder's name");
 	if (mail_folder_create(mb, parent, json_string_value(name), &id, &err) < 0 ||
 	    mail_folder_get(mb, id, rq->arena, &f, &err) < 0)
-		return api_error_from(rs, &err);
+		return api_input_error(rs, &err);
 	rq->audit_detail = api_dump(rq, json_pack("{s:I,s:s}", "id", (json_int_t)id, "name", f.name));
 	return api_json(rq, rs, 201, folder_json(rq, mb, &f));
 }
@@ -108,7 +108,7 @@ int api_folder_patch(struct req *rq, struct resp *rs)
 	if (mail_folder_rename(mb, id, given ? parent : -1, name ? json_string_value(name) : NULL,
 			       &err) < 0 ||
 	    mail_folder_get(mb, id, rq->arena, &f, &err) < 0)
-		return api_error_from(rs, &err);
+		return api_input_error(rs, &err);
 	return api_json(rq, rs, 200, folder_json(rq, mb, &f));
 }
 

@@ -29,6 +29,8 @@ int api_mailbox(struct req *rq, struct resp *rs, struct mailbox **mb_r);
 void api_mailbox_release(struct mailbox *mb);
 /* api_error_from, with size/MIME limits as 413 instead of 429. */
 int api_mail_error(struct resp *rs, const struct err *err);
+/* api_error_from, with limits on what was asked for as 400. */
+int api_input_error(struct resp *rs, const struct err *err);
 /* RFC 3339 UTC, in the request arena. */
 const char *api_time(struct req *rq, int64_t t);
 json_t *api_addr(const char *name, const char *address);

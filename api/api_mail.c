@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api_int.h"
@@ -40,6 +41,14 @@ int api_mail_error(struct resp *rs, const struct err *err)
 	/* a MIME or size limit is the request's fault, not a rate limit */
 	if (err->code == ERR_LIMIT)
 		return api_error(rs, 413, "too_large", "%s", err->msg);
+	return api_error_from(rs, err);
+}
+
+int api_input_error(struct resp *rs, const struct err *err)
+{
+	/* a limit on what was asked for (folder depth, query length): a bad request */
+	if (err->code == ERR_LIMIT)
+		return api_error(rs, 400, "bad_request", "%s", err->msg);
 	return api_error_from(rs, err);
 }
 
@@ -292,7 +301,8 @@ int api_message_get(struct req *rq, struct resp *rs)
 		if (!p->is_attachment && !inline_part)
 			continue;
 		json_array_append_new(
-		    atts, json_pack("{s:s,s:s,s:s,s:I,s:b,s:s}", "part", p->section, "name",
+		    atts, json_pack("{s:s,s:s,s:s,s:I,s:b,s:s}", "part",
+				    *p->section ? p->section : "1", "name",
 				    p->filename ? p->filename : "", "type",
 				    arena_printf(rq->arena, "%s/%s", p->type, p->subtype), "size",
 				    (json_int_t)p->decoded_size, "inline", inline_part, "content_id",
@@ -322,7 +332,9 @@ static const char *disposition(struct req *rq, const char *kind, const char *nam
 			ascii[k++] = (char)c;
 	}
 	ascii[k] = '\0';
-	if (buf_printf(&b, "; filename=\"%s\"; filename*=UTF-8''", k ? ascii : "download") < 0)
+	/* "季度报告.pdf" would leave ".pdf": a dotfile; name it download.pdf instead */
+	if (buf_printf(&b, "; filename=\"%s%s\"; filename*=UTF-8''",
+		       k == 0 || ascii[0] == '.' ? "download" : "", k == 0 ? "" : ascii) < 0)
 		goto out;
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
@@ -393,9 +405,10 @@ int api_message_part(struct req *rq, struct resp *rs)
 	arena_defer(rq->arena, free, raw);
 	if (mime_parse(raw, len, &o->mime, rq->arena, &msg, &err) < 0)
 		return api_mail_error(rs, &err);
-	for (size_t i = 0; i < msg->nparts; i++)
-		if (strcmp(msg->parts[i].section, section) == 0)
-			p = &msg->parts[i];
+	{
+		int i = mime_part_find(msg, section);
+		p = i >= 0 ? &msg->parts[i] : NULL;
+	}
 	if (p == NULL || strcmp(p->type, "multipart") == 0)
 		return api_error(rs, 404, "not_found", "no part %.40s in message %lld", section,
 				 (long long)id);
@@ -443,12 +456,17 @@ static int read_ids(struct req *rq, struct resp *rs, json_t *body, int64_t **ids
 			ids[i] = json_integer_value(v);
 		}
 	} else if (q && *q) {
-		char *copy = arena_strdup(rq->arena, q), *save = NULL;
+		const char *p = q;
 		ids = arena_alloc(rq->arena, (strlen(q) / 2 + 1) * sizeof(*ids));
-		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		for (;;) {
+			const char *comma = strchr(p, ',');
+			char *t = arena_strndup(rq->arena, p, comma ? (size_t)(comma - p) : strlen(p));
 			if (n >= 10000 || str_to_i64(t, 1, INT64_MAX, &ids[n]) < 0)
-				goto bad;
+				goto bad; /* also an empty item: "1,,2" */
 			n++;
+			if (comma == NULL)
+				break;
+			p = comma + 1;
 		}
 		if (n == 0)
 			goto bad;
@@ -479,7 +497,8 @@ static const char *keyword_list(struct req *rq, json_t *a, bool *ok)
 	}
 	buf_init(&b, 16 * 1024);
 	json_array_foreach(a, i, v) {
-		if (!json_is_string(v) || strchr(json_string_value(v), ' ') ||
+		if (!json_is_string(v) || *json_string_value(v) == '\0' ||
+		    strchr(json_string_value(v), ' ') ||
 		    (b.len && buf_append(&b, " ", 1) < 0) || buf_puts(&b, json_string_value(v)) < 0) {
 			*ok = false;
 			break;
@@ -624,6 +643,18 @@ int api_message_delete(struct req *rq, struct resp *rs)
 	return api_json(rq, rs, 200, json_pack("{s:b,s:I}", "ok", 1, "count", (json_int_t)n));
 }
 
+/* "type/subtype" exactly, parameters after ';' allowed, any case. */
+static bool media_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+	if (strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
 /* POST /api/v1/folders/{id}/messages with a message/rfc822 body: store one message. */
 int api_message_upload(struct req *rq, struct resp *rs)
 {
@@ -636,8 +667,8 @@ int api_message_upload(struct req *rq, struct resp *rs)
 
 	if (api_mailbox(rq, rs, &mb) < 0 || id_param(rq, rs, "id", &folder) < 0)
 		return rs->status;
-	if (ct == NULL || (strncmp(ct, "message/rfc822", 14) != 0 &&
-			   strncmp(ct, "application/octet-stream", 24) != 0))
+	if (ct == NULL || (!media_type_is(ct, "message/rfc822") &&
+			   !media_type_is(ct, "application/octet-stream")))
 		return api_error(rs, 415, "unsupported_media_type",
 				 "send the message as Content-Type: message/rfc822");
 	if (rq->body_len == 0)

@@ -62,7 +62,7 @@ int api_search(struct req *rq, struct resp *rs)
 	q.by_date = s == NULL || strcmp(s, "relevance") != 0;
 	q.cursor = rt_query(rq, "cursor");
 	if (search_mail(mb, &q, rq->arena, &v, &n, &next, &total, &err) < 0)
-		return api_error_from(rs, &err);
+		return api_input_error(rs, &err);
 	items = json_array();
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = api_msg_item(rq, &v[i].msg);

@@ -56,7 +56,7 @@ int api_error_from(struct resp *rs, const struct err *err)
 		[ERR_INTERNAL] = "internal", [ERR_QUOTA] = "over_quota",
 	};
 	int status = api_status_from_err(err);
-	if (status >= 500) {
+	if (err->code == ERR_IO || err->code == ERR_INTERNAL) {
 		log_error("api", "err=%s msg=\"%s\"", err_code_name(err->code), err->msg);
 		return api_error(rs, status, "internal", "internal error");
 	}

@@ -116,14 +116,18 @@ static void flush(struct imp *im)
 	draw(im, false);
 }
 
-/* A message must start like one: a header field or an mbox From_ line. */
+/* A message must start like one: a header field name (RFC 5322 3.6.8: printable ASCII but
+ * ':'; obsolete syntax, RFC 5322 4.5, allows white space before the colon). */
 static bool looks_like_mail(const char *p, size_t n)
 {
-	size_t i = 0;
-	while (i < n && i < 1000 && p[i] != ':' && p[i] != '\n' && p[i] != ' ' && p[i] != '\t' &&
-	       (unsigned char)p[i] > 0x20 && (unsigned char)p[i] < 0x7f)
+	size_t i = 0, name;
+	while (i < n && i < 1000 && (unsigned char)p[i] > 0x20 && (unsigned char)p[i] < 0x7f &&
+	       p[i] != ':')
 		i++;
-	return i > 0 && i < n && p[i] == ':';
+	name = i;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return name > 0 && i < n && p[i] == ':';
 }
 
 /* Queue one message; takes ownership of owned (may be NULL when raw lives elsewhere until
@@ -224,6 +228,14 @@ static bool is_from_line(const char *p, const char *end)
 	return end - p >= 5 && memcmp(p, "From ", 5) == 0;
 }
 
+/* An mbox starts with a From_ line (RFC 4155): "From " and a sender (then a date).
+ * "From  : John" (an obsolete-syntax header, RFC 5322 4.5) is not one. */
+static bool is_from_sep(const char *p, size_t n)
+{
+	/* some writers leave the date out ("From mike@nowhere.com"): the sender suffices */
+	return n > 5 && memcmp(p, "From ", 5) == 0 && !strchr(" \t:\r\n", p[5]);
+}
+
 /* asctime-style date of a From_ line ("From sender Sat Jan  3 01:05:34 1996"), or 0. */
 static int64_t from_line_date(const char *line, size_t n)
 {
@@ -318,7 +330,7 @@ static void import_mbox(struct imp *im, const char *path, int64_t folder)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *next = nl ? nl + 1 : end;
 		/* a From_ line starts the file or follows an empty line */
-		bool sep = is_from_line(p, end) &&
+		bool sep = is_from_sep(p, (size_t)(end - p)) &&
 			   (p == data || (p >= data + 2 && p[-2] == '\n') ||
 			    (p >= data + 3 && p[-2] == '\r' && p[-3] == '\n'));
 		if (sep) {
@@ -347,12 +359,12 @@ static void import_mbox(struct imp *im, const char *path, int64_t folder)
 
 static bool is_mbox_file(const char *path)
 {
-	char head[5];
+	char head[256];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
 	if (fd >= 0)
 		close(fd);
-	return n == 5 && memcmp(head, "From ", 5) == 0;
+	return n > 0 && is_from_sep(head, (size_t)n);
 }
 
 static void import_file(struct imp *im, const char *path, int64_t folder, unsigned flags,

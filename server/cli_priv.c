@@ -3,6 +3,9 @@
 #include "cli.h"
 
 #include <dirent.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -65,11 +68,35 @@ int cli_drop_privileges(const struct config *c)
 }
 
 
+/* Can uid/gid reach dir (search permission on every directory on the way)? */
+static bool reachable(const char *dir, uid_t uid, gid_t gid)
+{
+	char real[PATH_MAX], *p;
+	struct stat sb;
+
+	if (realpath(dir, real) == NULL)
+		return false;
+	for (p = real;; p++) {
+		char save = *p;
+		if (*p != '/' && *p != '\0')
+			continue;
+		*p = '\0';
+		if (stat(*real ? real : "/", &sb) < 0)
+			return false;
+		*p = save;
+		if (!(sb.st_uid == uid   ? (sb.st_mode & S_IXUSR)
+		      : sb.st_gid == gid ? (sb.st_mode & S_IXGRP)
+					 : (sb.st_mode & S_IXOTH)))
+			return false;
+		if (save == '\0')
+			return true;
+	}
+}
+
 int cli_become_service_user(int argc, char **argv)
 {
 	const char *data = NULL;
 	struct passwd *pw;
-	struct stat sb;
 	struct config c;
 	struct err err;
 	char conf[1100];
@@ -87,11 +114,16 @@ int cli_become_service_user(int argc, char **argv)
 	snprintf(conf, sizeof(conf), "%s/yizhan.conf", data);
 	if (access(conf, F_OK) != 0 || config_load(&c, data, &err) < 0)
 		return 0; /* likewise: the command says what is wrong with the directory */
-	/* only once the daemon has made the directory its own: before that (just after init)
-	 * root's files are chowned by the daemon's first start anyway */
+	/* where the service user could not even reach the directory (a private test dir) the
+	 * daemon cannot run there either: stay root. The directory itself is given to the user
+	 * by cli_drop_privileges(); what matters is the way to it. */
 	pw = getpwnam(c.user);
-	if (pw == NULL || stat(data, &sb) < 0 || sb.st_uid != pw->pw_uid)
-		return 0;
+	{
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s/..", data);
+		if (pw == NULL || pw->pw_uid == 0 || !reachable(parent, pw->pw_uid, pw->pw_gid))
+			return 0;
+	}
 	log_set_level(LOG_WARN); /* no "privileges dropped" line in a command's output */
 	return cli_drop_privileges(&c);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/log.h"
 #include "lib/utf8.h"
 #include "lib/util.h"
 
@@ -18,9 +19,10 @@ struct row {
 	int64_t folder, id;
 	uint32_t uid;
 	unsigned flags;
-	int64_t size;
+	int64_t size, internal_date;
 	const char *keywords;
 	int64_t trash_from;
+	char blob[BLOB_HEX];
 };
 
 static int load_row(struct mailbox *mb, int64_t id, struct arena *a, struct row *r,
@@ -28,8 +30,8 @@ static int load_row(struct mailbox *mb, int64_t id, struct arena *a, struct row 
 {
 	sqlite3_stmt *s;
 	if (db_prepare(mb->db,
-		       "SELECT folder_id, uid, flags, size, keywords, trash_from FROM messages"
-		       " WHERE id = ? AND expunged_at = 0",
+		       "SELECT folder_id, uid, flags, size, keywords, trash_from, blob, internal_date"
+		       " FROM messages WHERE id = ? AND expunged_at = 0",
 		       &s, err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
@@ -44,6 +46,8 @@ static int load_row(struct mailbox *mb, int64_t id, struct arena *a, struct row 
 	r->size = sqlite3_column_int64(s, 3);
 	r->keywords = arena_strdup(a, (const char *)sqlite3_column_text(s, 4));
 	r->trash_from = sqlite3_column_int64(s, 5);
+	db_col_text(s, 6, r->blob, sizeof(r->blob));
+	r->internal_date = sqlite3_column_int64(s, 7);
 	db_done(mb->db, s);
 	return 0;
 }
@@ -199,9 +203,19 @@ out:
 	return ret;
 }
 
+/* Moves are journalled after they commit: a crash in between costs a rebuild nothing worse
+ * than the message in its old folder. */
+static void journal_after_commit(struct mailbox *mb, struct buf *journal)
+{
+	struct err e;
+	if (journal->len && mail_log_append(mb, buf_cstr(journal), false, &e) < 0)
+		log_warn("mail", "account=%lld journal=\"%s\"", (long long)mb->account_id, e.msg);
+}
+
 /* Move one loaded row into folder with a fresh UID (inside a transaction). */
 static int move_row(struct mailbox *mb, const struct row *r, int64_t folder, int64_t trash,
-		    uint64_t modseq, uint32_t *uid_r, struct mail_events *ev, struct err *err)
+		    uint64_t modseq, uint32_t *uid_r, struct mail_events *ev, struct buf *journal,
+		    struct arena *a, struct err *err)
 {
 	sqlite3_stmt *s;
 	uint32_t uid;
@@ -226,6 +240,7 @@ static int move_row(struct mailbox *mb, const struct row *r, int64_t folder, int
 		return -1;
 	mail_events_add(ev, MAIL_EV_REMOVED, mb->account_id, r->folder, r->id, r->uid, modseq);
 	mail_events_add(ev, MAIL_EV_NEW, mb->account_id, folder, r->id, uid, modseq);
+	mail_journal_moved(mb, journal, r->blob, r->folder, folder, a);
 	if (uid_r)
 		*uid_r = uid;
 	return 0;
@@ -239,6 +254,7 @@ static int move_many(struct mailbox *mb, const int64_t *ids, size_t n, dest_fn *
 {
 	struct arena *a;
 	struct mail_events ev = {0};
+	struct buf journal;
 	uint64_t modseq;
 	int64_t trash;
 	int ret = -1;
@@ -246,6 +262,7 @@ static int move_many(struct mailbox *mb, const int64_t *ids, size_t n, dest_fn *
 	if (check_batch(n, err) < 0)
 		return -1;
 	a = arena_new();
+	buf_init(&journal, 0);
 	if (mail_begin(mb, err) < 0)
 		goto out;
 	if (mail_folder_by_special(mb, MAIL_TRASH, &trash, err) < 0 ||
@@ -269,17 +286,20 @@ static int move_many(struct mailbox *mb, const int64_t *ids, size_t n, dest_fn *
 				uids_r[i] = r.uid;
 			continue;
 		}
-		if (move_row(mb, &r, folder, trash, modseq, uids_r ? &uids_r[i] : NULL, &ev, err) < 0)
+		if (move_row(mb, &r, folder, trash, modseq, uids_r ? &uids_r[i] : NULL, &ev, &journal,
+			     a, err) < 0)
 			goto fail;
 	}
 	if (mail_commit(mb, err) < 0)
 		goto fail;
+	journal_after_commit(mb, &journal);
 	mail_events_publish(mb->ms, &ev);
 	ret = 0;
 	goto out;
 fail:
 	mail_rollback(mb);
 out:
+	buf_release(&journal);
 	mail_events_release(&ev);
 	arena_free(&a);
 	return ret;
@@ -334,11 +354,13 @@ int mail_copy(struct mailbox *mb, const int64_t *ids, size_t n, int64_t folder_i
 	enum mail_special sp;
 	int64_t adding = 0;
 	struct mail_usage u;
+	struct buf journal;
 	int ret = -1;
 
 	if (check_batch(n, err) < 0)
 		return -1;
 	a = arena_new();
+	buf_init(&journal, 0);
 	if (mail_begin(mb, err) < 0)
 		goto out;
 	if (mail_folder_special_of(mb, folder_id, &sp, err) < 0 ||
@@ -377,6 +399,7 @@ int mail_copy(struct mailbox *mb, const int64_t *ids, size_t n, int64_t folder_i
 		if (uids_r)
 			uids_r[i] = uid;
 		mail_events_add(&ev, MAIL_EV_NEW, mb->account_id, folder_id, id, uid, modseq);
+		mail_journal_stored(mb, &journal, r.blob, r.internal_date, r.flags, folder_id, a);
 	}
 	if (mail_usage_get(mb, &u, err) < 0)
 		goto fail;
@@ -385,7 +408,9 @@ int mail_copy(struct mailbox *mb, const int64_t *ids, size_t n, int64_t folder_i
 			(long long)(u.bytes - mb->quota));
 		goto fail;
 	}
-	if (mail_touch_folder(mb, folder_id, modseq, err) < 0 || mail_commit(mb, err) < 0)
+	/* a copy is a new message: journalled before it commits, like an insert */
+	if (mail_touch_folder(mb, folder_id, modseq, err) < 0 ||
+	    mail_log_append(mb, buf_cstr(&journal), false, err) < 0 || mail_commit(mb, err) < 0)
 		goto fail;
 	mail_events_publish(mb->ms, &ev);
 	ret = 0;
@@ -394,6 +419,7 @@ fail:
 	mail_rollback(mb);
 out:
 	(void)adding;
+	buf_release(&journal);
 	mail_events_release(&ev);
 	arena_free(&a);
 	return ret;
@@ -404,6 +430,7 @@ static int expunge_rows(struct mailbox *mb, const int64_t *ids, size_t n, bool o
 {
 	struct arena *a;
 	struct mail_events ev = {0};
+	struct buf journal;
 	uint64_t modseq;
 	int64_t trash = 0, now = time_now();
 	int ret = -1;
@@ -411,6 +438,7 @@ static int expunge_rows(struct mailbox *mb, const int64_t *ids, size_t n, bool o
 	if (check_batch(n, err) < 0)
 		return -1;
 	a = arena_new();
+	buf_init(&journal, 0);
 	if (mail_begin(mb, err) < 0)
 		goto out;
 	if (mail_folder_by_special(mb, MAIL_TRASH, &trash, err) < 0 ||
@@ -423,7 +451,7 @@ static int expunge_rows(struct mailbox *mb, const int64_t *ids, size_t n, bool o
 			goto fail;
 		if (only_trash && r.folder != trash) {
 			/* deleting outside Trash moves there */
-			if (move_row(mb, &r, trash, trash, modseq, NULL, &ev, err) < 0)
+			if (move_row(mb, &r, trash, trash, modseq, NULL, &ev, &journal, a, err) < 0)
 				goto fail;
 			continue;
 		}
@@ -441,12 +469,14 @@ static int expunge_rows(struct mailbox *mb, const int64_t *ids, size_t n, bool o
 	}
 	if (mail_commit(mb, err) < 0)
 		goto fail;
+	journal_after_commit(mb, &journal);
 	mail_events_publish(mb->ms, &ev);
 	ret = 0;
 	goto out;
 fail:
 	mail_rollback(mb);
 out:
+	buf_release(&journal);
 	mail_events_release(&ev);
 	arena_free(&a);
 	return ret;
@@ -470,19 +500,26 @@ int mail_restore(struct mailbox *mb, int64_t since, int64_t folder_id, int64_t *
 	uint64_t modseq;
 	int64_t inbox, count = 0, bytes = 0;
 	struct mail_usage u;
+	struct arena *a = arena_new();
+	struct buf journal;
 	int ret = -1;
 
-	if (mail_begin(mb, err) < 0)
+	buf_init(&journal, 0);
+	if (mail_begin(mb, err) < 0) {
+		arena_free(&a);
+		buf_release(&journal);
 		return -1;
+	}
 	if (mail_folder_by_special(mb, MAIL_INBOX, &inbox, err) < 0 ||
 	    mail_next_modseq(mb, &modseq, err) < 0)
 		goto fail;
 	for (;;) {
 		int64_t ids[256], folders[256];
 		uint32_t olduids[256];
+		char blobs[256][BLOB_HEX];
 		size_t n = 0;
 		if (db_prepare(mb->db,
-			       "SELECT id, folder_id, uid, size FROM messages WHERE expunged_at != 0"
+			       "SELECT id, folder_id, uid, size, blob FROM messages WHERE expunged_at != 0"
 			       " AND expunged_at >= ?1 AND (?2 = 0 OR folder_id = ?2) ORDER BY id LIMIT 256",
 			       &s, err) < 0)
 			goto fail;
@@ -493,6 +530,7 @@ int mail_restore(struct mailbox *mb, int64_t since, int64_t folder_id, int64_t *
 			folders[n] = sqlite3_column_int64(s, 1);
 			olduids[n] = (uint32_t)sqlite3_column_int64(s, 2);
 			bytes += sqlite3_column_int64(s, 3);
+			db_col_text(s, 4, blobs[n], BLOB_HEX);
 			n++;
 		}
 		db_done(mb->db, s);
@@ -500,6 +538,8 @@ int mail_restore(struct mailbox *mb, int64_t since, int64_t folder_id, int64_t *
 			int64_t to = folder_exists(mb, folders[i]) ? folders[i] : inbox;
 			uint32_t uid;
 			(void)olduids[i];
+			if (to != folders[i] && blobs[i][0])
+				mail_journal_moved(mb, &journal, blobs[i], folders[i], to, a);
 			/* back with a new UID: the old one may have been seen as expunged */
 			if (mail_alloc_uids(mb, to, 1, &uid, err) < 0 ||
 			    db_prepare(mb->db,
@@ -529,6 +569,7 @@ int mail_restore(struct mailbox *mb, int64_t since, int64_t folder_id, int64_t *
 	}
 	if (mail_commit(mb, err) < 0)
 		goto fail;
+	journal_after_commit(mb, &journal);
 	mail_events_publish(mb->ms, &ev);
 	*n_r = count;
 	ret = 0;
@@ -536,6 +577,8 @@ int mail_restore(struct mailbox *mb, int64_t since, int64_t folder_id, int64_t *
 fail:
 	mail_rollback(mb);
 out:
+	buf_release(&journal);
+	arena_free(&a);
 	mail_events_release(&ev);
 	return ret;
 }
@@ -550,20 +593,26 @@ int mail_purge(struct mailbox *mb, int64_t now, int64_t *n_r, struct err *err)
 
 	/* the journal learns what is gone for good, so a rebuild does not bring it back */
 	buf_init(&journal, 0);
-	if (db_prepare(mb->db, "SELECT blob FROM messages WHERE expunged_at != 0 AND expunged_at < ?",
-		       &s, err) < 0)
+	struct arena *a = arena_new();
+	if (db_prepare(mb->db,
+		       "SELECT blob, folder_id FROM messages WHERE expunged_at != 0 AND expunged_at <= ?",
+		       &s, err) < 0) {
+		arena_free(&a);
 		return -1;
+	}
 	sqlite3_bind_int64(s, 1, now - o->retention_seconds);
 	while (sqlite3_step(s) == SQLITE_ROW)
-		if (buf_printf(&journal, "- %s\n", sqlite3_column_text(s, 0)) < 0)
+		if (buf_printf(&journal, "-\t%s\t%s\n", sqlite3_column_text(s, 0),
+			       mail_folder_path(mb, sqlite3_column_int64(s, 1), a)) < 0)
 			break;
 	db_done(mb->db, s);
+	arena_free(&a);
 	if (journal.len && mail_log_append(mb, buf_cstr(&journal), false, err) < 0) {
 		buf_release(&journal);
 		return -1;
 	}
 	buf_release(&journal);
-	if (db_prepare(mb->db, "DELETE FROM messages WHERE expunged_at != 0 AND expunged_at < ?", &s,
+	if (db_prepare(mb->db, "DELETE FROM messages WHERE expunged_at != 0 AND expunged_at <= ?", &s,
 		       err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, now - o->retention_seconds);

@@ -554,6 +554,22 @@ out:
 	return ret;
 }
 
+void mail_journal_stored(struct mailbox *mb, struct buf *b, const char *digest, int64_t date,
+			 unsigned flags, int64_t folder, struct arena *a)
+{
+	if (buf_printf(b, "+\t%s\t%lld\t%u\t%s\n", digest, (long long)date, flags,
+		       mail_folder_path(mb, folder, a)) < 0)
+		abort(); /* journal buffers are unlimited */
+}
+
+void mail_journal_moved(struct mailbox *mb, struct buf *b, const char *digest, int64_t from,
+			int64_t to, struct arena *a)
+{
+	if (buf_printf(b, ">\t%s\t%s\t%s\n", digest, mail_folder_path(mb, from, a),
+		       mail_folder_path(mb, to, a)) < 0)
+		abort();
+}
+
 int mail_usage_get(struct mailbox *mb, struct mail_usage *u, struct err *err)
 {
 	sqlite3_stmt *s;

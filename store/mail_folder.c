@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/log.h"
 #include "lib/utf8.h"
 #include "lib/util.h"
 
@@ -211,6 +212,14 @@ static int depth_of(struct mailbox *mb, int64_t id, int *depth_r, struct err *er
 	return 0;
 }
 
+/* Folder changes reach the rebuild journal after they commit (see mail_int.h). */
+static void journal(struct mailbox *mb, const char *line)
+{
+	struct err e;
+	if (mail_log_append(mb, line, false, &e) < 0)
+		log_warn("mail", "account=%lld journal=\"%s\"", (long long)mailbox_account(mb), e.msg);
+}
+
 static int64_t account_of(struct mailbox *mb)
 {
 	return mailbox_account(mb);
@@ -375,11 +384,16 @@ int mail_folder_rename(struct mailbox *mb, int64_t id, int64_t new_parent, const
 	sqlite3_stmt *s;
 	int depth, height;
 	bool loop;
+	struct arena *a;
+	const char *old_path, *new_path;
+	int ret = -1;
 
 	if (name && check_name(name, err) < 0)
 		return -1;
+	a = arena_new();
 	if (mail_begin(mb, err) < 0)
-		return -1;
+		goto out;
+	old_path = mail_folder_path(mb, id, a);
 	if (mail_folder_special_of(mb, id, &sp, err) < 0)
 		goto fail;
 	if (sp != MAIL_NONE) {
@@ -417,13 +431,18 @@ int mail_folder_rename(struct mailbox *mb, int64_t id, int64_t new_parent, const
 		goto fail;
 	}
 	db_done(mb->db, s);
+	new_path = mail_folder_path(mb, id, a);
 	if (mail_commit(mb, err) < 0)
 		goto fail;
+	journal(mb, arena_printf(a, "r\t%s\t%s\n", old_path, new_path));
 	folders_event(mb, 0);
-	return 0;
+	ret = 0;
+	goto out;
 fail:
 	mail_rollback(mb);
-	return -1;
+out:
+	arena_free(&a);
+	return ret;
 }
 
 /* Collect id and its descendants, deepest last. */
@@ -464,15 +483,20 @@ int mail_folder_delete(struct mailbox *mb, int64_t id, struct err *err)
 	sqlite3_stmt *s;
 	uint64_t modseq;
 	struct mail_events ev = {0};
+	struct arena *a = arena_new();
+	const char *path;
 
-	if (mail_begin(mb, err) < 0)
+	if (mail_begin(mb, err) < 0) {
+		arena_free(&a);
 		return -1;
+	}
 	if (mail_folder_special_of(mb, id, &sp, err) < 0)
 		goto fail;
 	if (sp != MAIL_NONE) {
 		err_set(err, ERR_DENIED, "the %s folder cannot be deleted", mail_special_name(sp));
 		goto fail;
 	}
+	path = mail_folder_path(mb, id, a);
 	if (mail_folder_by_special(mb, MAIL_TRASH, &trash, err) < 0 ||
 	    subtree(mb, id, ids, &n, ARRAY_LEN(ids), 0, err) < 0 ||
 	    mail_next_modseq(mb, &modseq, err) < 0)
@@ -521,12 +545,15 @@ int mail_folder_delete(struct mailbox *mb, int64_t id, struct err *err)
 	}
 	if (mail_touch_folder(mb, trash, modseq, err) < 0 || mail_commit(mb, err) < 0)
 		goto fail;
+	journal(mb, arena_printf(a, "d\t%s\n", path));
 	mail_events_add(&ev, MAIL_EV_FOLDERS, account_of(mb), 0, 0, 0, modseq);
 	mail_events_publish(mailbox_store(mb), &ev);
 	mail_events_release(&ev);
+	arena_free(&a);
 	return 0;
 fail:
 	mail_rollback(mb);
 	mail_events_release(&ev);
+	arena_free(&a);
 	return -1;
 }

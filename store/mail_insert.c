@@ -47,8 +47,8 @@ static int prepare(struct mailbox *mb, const struct mail_new *in, unsigned blob_
 
 static const char *log_line(struct mailbox *mb, const struct prepared *p, struct arena *a)
 {
-	/* "+ digest internal_date flags folder-path": enough to rebuild mail.db from the blobs */
-	return arena_printf(a, "+ %s %lld %u %s\n", p->blob, (long long)p->internal_date,
+	/* enough to rebuild mail.db from the blobs (mail_int.h lists the line forms) */
+	return arena_printf(a, "+\t%s\t%lld\t%u\t%s\n", p->blob, (long long)p->internal_date,
 			    p->in->flags, mail_folder_path(mb, p->in->folder_id, a));
 }
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "db.h"
+#include "lib/buf.h"
 #include "mail.h"
 
 struct mail_store {
@@ -87,8 +88,20 @@ const char *mail_subject_base(const char *subject, struct arena *a, bool *had_pr
 int mail_thread_assign(struct mailbox *mb, int64_t msg_id, const struct mail_cached *c,
 		       int64_t date, int64_t *thread_r, struct err *err) YZ_WUR;
 
-/* Append one line to mail.log (the rebuild journal): "+ digest date flags folder-path". */
+/* Append lines to mail.log, the rebuild journal. Fields are separated by tabs (folder names
+ * hold no control characters), one change per line, replayed in order by
+ * mail_rebuild_from_log():
+ *   +  DIGEST  DATE  FLAGS  PATH     stored (insert, copy); written before the row commits
+ *   -  DIGEST  PATH                  purged for good
+ *   >  DIGEST  FROM  TO              moved (written after the commit)
+ *   r  OLD  NEW                      folder renamed or moved: paths under OLD become NEW
+ *   d  PATH                          folder deleted: what was under it is in Trash */
 int mail_log_append(struct mailbox *mb, const char *line, bool sync, struct err *err) YZ_WUR;
+/* Journal helpers: append one line to b. */
+void mail_journal_stored(struct mailbox *mb, struct buf *b, const char *digest, int64_t date,
+			 unsigned flags, int64_t folder, struct arena *a);
+void mail_journal_moved(struct mailbox *mb, struct buf *b, const char *digest, int64_t from,
+			int64_t to, struct arena *a);
 
 /* SELECT columns for struct mail_msg, and the reader (mail_list.c). */
 #define MAIL_MSG_COLS                                                                            \

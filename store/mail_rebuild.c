@@ -142,39 +142,95 @@ out:
 	return ret;
 }
 
-/* One "+ digest date flags path" line of the journal. */
+/* A message the journal says was stored, and where it is now. */
 struct entry {
 	char digest[BLOB_HEX];
 	int64_t date;
 	unsigned flags;
 	char *path;
-	int live; /* + count minus - count for the digest so far */
+	bool live;
 };
 
-static int parse_line(char *line, struct entry *e, char *sign_r)
-{
-	char *p = line, *sp;
-	long long date;
-	unsigned flags;
+struct journal {
+	struct entry *v;
+	size_t n, cap;
+};
 
-	*sign_r = p[0];
-	if ((p[0] != '+' && p[0] != '-') || p[1] != ' ' || strlen(p + 2) < 64)
-		return -1;
-	memcpy(e->digest, p + 2, 64);
-	e->digest[64] = '\0';
-	if (!blob_digest_valid(e->digest))
-		return -1;
-	if (p[0] == '-')
-		return 0;
-	p += 66;
-	if (sscanf(p, " %lld %u", &date, &flags) != 2)
-		return -1;
-	sp = strchr(p + 1, ' ');
-	sp = sp ? strchr(sp + 1, ' ') : NULL;
-	e->date = date;
-	e->flags = flags;
-	e->path = sp ? sp + 1 : (char *)"INBOX";
-	return 0;
+/* Split a line at tabs into at most max fields (in place). */
+static size_t fields(char *line, char **f, size_t max)
+{
+	size_t n = 0;
+	f[n++] = line;
+	for (char *p = line; *p && n < max; p++)
+		if (*p == '\t') {
+			*p = '\0';
+			f[n++] = p + 1;
+		}
+	return n;
+}
+
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The first live entry of digest in path ("" matches any path). */
+static struct entry *find(struct journal *j, const char *digest, const char *path)
+{
+	for (size_t i = 0; i < j->n; i++)
+		if (j->v[i].live && strcmp(j->v[i].digest, digest) == 0 &&
+		    (*path == '\0' || strcmp(j->v[i].path, path) == 0))
+			return &j->v[i];
+	return NULL;
+}
+
+static void set_path(struct entry *e, const char *path)
+{
+	free(e->path);
+	e->path = xstrdup(path);
+}
+
+/* Replay one line (mail_int.h lists the forms); unknown or damaged lines are skipped. */
+static void replay(struct journal *j, char *line)
+{
+	char *f[6];
+	size_t n = fields(line, f, 6);
+	struct entry *e;
+
+	if (strcmp(f[0], "+") == 0 && n == 5 && blob_digest_valid(f[1])) {
+		int64_t date, flags;
+		if (str_to_i64(f[2], INT64_MIN / 2, INT64_MAX / 2, &date) < 0 ||
+		    str_to_i64(f[3], 0, 0xffff, &flags) < 0)
+			return;
+		if (j->n == j->cap) {
+			j->cap = j->cap ? j->cap * 2 : 1024;
+			j->v = xrealloc(j->v, j->cap * sizeof(*j->v));
+		}
+		e = &j->v[j->n++];
+		memcpy(e->digest, f[1], BLOB_HEX);
+		e->date = date;
+		e->flags = (unsigned)flags;
+		e->path = xstrdup(*f[4] ? f[4] : "INBOX");
+		e->live = true;
+	} else if (strcmp(f[0], "-") == 0 && n == 3 && (e = find(j, f[1], f[2])) != NULL) {
+		e->live = false;
+	} else if (strcmp(f[0], ">") == 0 && n == 4 && (e = find(j, f[1], f[2])) != NULL) {
+		set_path(e, f[3]);
+	} else if (strcmp(f[0], "r") == 0 && n == 3 && *f[1]) {
+		for (size_t i = 0; i < j->n; i++) {
+			if (!j->v[i].live || !under(j->v[i].path, f[1]))
+				continue;
+			char *p = xmalloc(strlen(f[2]) + strlen(j->v[i].path) + 2);
+			sprintf(p, "%s%s", f[2], j->v[i].path + strlen(f[1]));
+			free(j->v[i].path);
+			j->v[i].path = p;
+		}
+	} else if (strcmp(f[0], "d") == 0 && n == 2 && *f[1]) {
+		for (size_t i = 0; i < j->n; i++)
+			if (j->v[i].live && under(j->v[i].path, f[1]))
+				set_path(&j->v[i], "Trash");
+	}
 }
 
 int mail_rebuild_from_log(struct mail_store *ms, int64_t account_id, int64_t *n_r,
@@ -182,8 +238,9 @@ int mail_rebuild_from_log(struct mail_store *ms, int64_t account_id, int64_t *n_
 {
 	char dir[1200], path[1300], aside[1400];
 	const struct mail_store_opts *o = mail_store_options(ms);
-	struct entry *v = NULL;
-	size_t nv = 0, cap = 0;
+	struct journal jr = {0};
+	struct entry *v;
+	size_t nv;
 	char *line = NULL;
 	size_t linecap = 0;
 	struct mailbox *mb = NULL;
@@ -199,30 +256,13 @@ int mail_rebuild_from_log(struct mail_store *ms, int64_t account_id, int64_t *n_
 		return err_set(err, ERR_NOTFOUND, "%s: %s (nothing to rebuild from)", path,
 			       strerror(errno));
 	while (getline(&line, &linecap, f) > 0) {
-		struct entry e = {0};
-		char sign;
 		line[strcspn(line, "\n")] = '\0';
-		if (parse_line(line, &e, &sign) < 0)
-			continue;
-		if (sign == '-') {
-			/* drop the oldest live entry of that digest */
-			for (size_t i = 0; i < nv; i++)
-				if (v[i].live && strcmp(v[i].digest, e.digest) == 0) {
-					v[i].live = 0;
-					break;
-				}
-			continue;
-		}
-		if (nv == cap) {
-			cap = cap ? cap * 2 : 1024;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		e.path = xstrdup(e.path);
-		e.live = 1;
-		v[nv++] = e;
+		replay(&jr, line);
 	}
 	fclose(f);
 	free(line);
+	v = jr.v;
+	nv = jr.n;
 
 	/* the old database goes aside, never deleted */
 	for (const char *suffix = ""; suffix; suffix = *suffix ? NULL : "-wal") {

@@ -1,6 +1,8 @@
 /* mime.c: mime_parse(): the limits pre-scan, the GMime 3 parse from memory, the flat part tree
- * (IMAP section numbers, raw byte offsets), header fields and addresses, body selection, and
- * mime_part_content(). Charset work is in mime_charset.c, HTML-to-text in mime_html.c.
+ * (IMAP section numbers, raw byte offsets), header fields and addresses, and
+ * mime_part_content(). Charset work and header decoding are in mime_charset.c (which says why
+ * headers are decoded there and not by GMime); HTML-to-text, snippets and the choice of body and
+ * attachments in mime_html.c.
  *
  * GMime parses the caller's bytes in place (a GMimeStreamMem over a GByteArray that does not own
  * them, persist_stream on), so each leaf's content stream is a substream of the source whose
@@ -10,9 +12,10 @@
  * boundary first, the CRLF before a boundary belongs to the boundary).
  *
  * Limits are checked before GMime sees the bytes (size, line length, the top-level header
- * block, and an upper bound on parts, see prescan()), then on the tree (parts, depth, each
- * part's header block). GMime itself stops recursing at 1024 levels with small frames (measured:
- * 1024 levels parse on a 128 KiB stack), so parsing cannot exhaust the stack. */
+ * block, an upper bound on parts and on GMime's boundary-matching work, see prescan() and
+ * check_bounds()), then on the tree (parts, depth, each part's header block). GMime itself stops
+ * recursing at 1024 levels with small frames (measured: 1024 levels parse on a 128 KiB stack),
+ * and our walk stops at max_depth, so parsing cannot exhaust the stack. */
 #include "mime.h"
 
 #include <gmime/gmime.h>
@@ -39,7 +42,8 @@ static void init_once_fn(void)
 	g_mime_init();
 	parser_opts = g_mime_parser_options_new();
 	g_mime_parser_options_set_rfc2047_compliance_mode(parser_opts, GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_parameter_compliance_mode(parser_opts, GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_parameter_compliance_mode(parser_opts,
+	                                                    GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_address_compliance_mode(parser_opts, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_allow_addresses_without_domain(parser_opts, FALSE);
 	g_mime_parser_options_set_fallback_charsets(parser_opts, fallback);
@@ -106,10 +110,11 @@ static bool line_at(const char *raw, size_t len, size_t pos, struct line *l)
 /* ---- the pre-scan ---- */
 
 struct prescan {
-	size_t nct;        /* lines starting "Content-Type:" */
-	size_t ncontainer; /* ... that may declare a multipart or message (or say it on the next line) */
-	size_t ndash;      /* lines starting "--" */
-	bool eight_bit;    /* 8-bit bytes in the top-level header */
+	size_t nmulti;  /* "Content-Type:" lines that may declare a multipart */
+	size_t nmsg;    /* ... a message/rfc822 (or any: the type is on the next line, quoted) */
+	bool digest;    /* one may declare multipart/digest (its parts default to messages) */
+	size_t ndash;   /* lines starting "--" */
+	bool eight_bit; /* 8-bit bytes in the top-level header */
 };
 
 static bool ascii_prefix_ci(const char *s, size_t n, const char *lit)
@@ -123,27 +128,39 @@ static bool ascii_prefix_ci(const char *s, size_t n, const char *lit)
 	return true;
 }
 
+static bool contains_ci(const char *s, size_t n, const char *lit)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)s[i]) == lit[0] && ascii_prefix_ci(s + i, n - i, lit))
+			return true;
+	return false;
+}
+
 static void count_content_type(const char *p, size_t l, struct prescan *ps)
 {
 	size_t i = 12;
+	bool unknown;
 
 	while (i < l && (p[i] == ' ' || p[i] == '\t'))
 		i++;
 	if (i >= l || p[i] != ':')
 		return;
-	ps->nct++;
 	i++;
 	while (i < l && (p[i] == ' ' || p[i] == '\t'))
 		i++;
-	if (i == l || ascii_prefix_ci(p + i, l - i, "multipart") ||
-	    ascii_prefix_ci(p + i, l - i, "message") || p[i] == '"' || p[i] == '(')
-		ps->ncontainer++;
+	unknown = i == l || p[i] == '"' || p[i] == '(';
+	if (unknown || ascii_prefix_ci(p + i, l - i, "multipart"))
+		ps->nmulti++;
+	if (unknown || ascii_prefix_ci(p + i, l - i, "message"))
+		ps->nmsg++;
+	if (unknown || contains_ci(p + i, l - i, "digest"))
+		ps->digest = true;
 }
 
 /* One pass over the lines: line length, the top-level header block, and counts bounding the
  * parts GMime will build. */
 static int prescan(const char *raw, size_t len, const struct mime_limits *lim, struct prescan *ps,
-		   struct err *err)
+                   struct err *err)
 {
 	struct line l;
 	size_t pos = 0, lineno = 0;
@@ -156,16 +173,16 @@ static int prescan(const char *raw, size_t len, const struct mime_limits *lim, s
 		lineno++;
 		if (n > lim->max_line)
 			return err_set(err, ERR_LIMIT,
-				       "line %zu is %zu bytes, more than %zu (mime.max_line)", lineno,
-				       n, lim->max_line);
+			               "line %zu is %zu bytes, more than %zu (mime.max_line)",
+			               lineno, n, lim->max_line);
 		if (in_header) {
 			if (n == 0)
 				in_header = false;
 			else if (l.next > lim->max_header_bytes)
 				return err_set(err, ERR_LIMIT,
-					       "message header is more than %zu bytes "
-					       "(mime.max_header_bytes)",
-					       lim->max_header_bytes);
+				               "message header is more than %zu bytes "
+				               "(mime.max_header_bytes)",
+				               lim->max_header_bytes);
 			for (size_t i = 0; i < n && in_header && !ps->eight_bit; i++)
 				ps->eight_bit = (unsigned char)p[i] >= 0x80;
 		}
@@ -184,10 +201,10 @@ static int cmp_desc(const void *x, const void *y)
 	return a < b ? 1 : a > b ? -1 : 0;
 }
 
-/* An upper bound on the lines GMime can take for boundaries when at most k distinct strings are
- * boundaries: "--" lines are counted into hash buckets (after dropping trailing white space and
- * one trailing "--"), and the k fullest buckets bound the count, since every boundary string
- * fills at most two buckets (open and close) and merging only adds. */
+/* An upper bound on the lines that open a part when at most k distinct strings are boundaries:
+ * "--" lines (trailing white space dropped) are counted into hash buckets, and the k fullest
+ * buckets bound the count, since the open lines of one boundary all fall in one bucket and
+ * merging buckets only adds. (A close line "--b--" can only open a part for a boundary "b--".) */
 static size_t boundary_lines_bound(const char *raw, size_t len, size_t k)
 {
 	enum { NB = 4096 };
@@ -206,8 +223,6 @@ static size_t boundary_lines_bound(const char *raw, size_t len, size_t k)
 			continue;
 		while (n > 2 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
 			n--;
-		if (n >= 4 && p[n - 1] == '-' && p[n - 2] == '-')
-			n -= 2;
 		uint64_t h = 1469598103934665603ull;
 		for (size_t i = 0; i < n; i++)
 			h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
@@ -221,40 +236,39 @@ static size_t boundary_lines_bound(const char *raw, size_t len, size_t k)
 }
 
 /* Every part GMime builds is the root, a part after a boundary line, or the message inside a
- * message/rfc822 part (declared by a Content-Type line or a multipart/digest default, that is
- * after a boundary line): parts <= 1 + nct + 2 * boundary lines. */
+ * message/rfc822 part (declared on a Content-Type line, or a multipart/digest part after a
+ * boundary line): parts <= 1 + B + M + (digest ? B : 0) for B boundary lines and M message
+ * declarations. B is first bounded by all "--" lines, then, when that is not enough, by the
+ * hashed count. */
 static int check_bounds(const char *raw, size_t len, const struct mime_limits *lim,
-			const struct prescan *ps, struct err *err)
+                        const struct prescan *ps, struct err *err)
 {
-	size_t open = ps->ncontainer < GMIME_MAX_LEVEL ? ps->ncontainer : GMIME_MAX_LEVEL;
+	size_t open = ps->nmulti < GMIME_MAX_LEVEL ? ps->nmulti : GMIME_MAX_LEVEL;
+	size_t b = ps->nmulti > 0 ? ps->ndash : 0, mul = ps->digest ? 2 : 1;
 
-	if (1 + ps->nct + 2 * ps->ndash > lim->max_parts) {
-		size_t nb = ps->nct > lim->max_parts
-				    ? 0
-				    : boundary_lines_bound(raw, len, 2 * ps->ncontainer);
-		if (ps->nct > lim->max_parts || 1 + ps->nct + 2 * nb > lim->max_parts)
-			return err_set(err, ERR_LIMIT, "message has more than %zu parts (mime.max_parts)",
-				       lim->max_parts);
-	}
 	if (open > 0 && ps->ndash > MAX_BOUNDARY_WORK / open)
 		return err_set(err, ERR_LIMIT,
-			       "message has %zu multipart headers and %zu boundary-like lines, too "
-			       "deep to parse (mime.max_depth)",
-			       ps->ncontainer, ps->ndash);
+		               "message has %zu multipart headers and %zu boundary-like lines, too "
+		               "deep to parse (mime.max_depth)",
+		               ps->nmulti, ps->ndash);
+	if (ps->nmsg > lim->max_parts)
+		return err_set(err, ERR_LIMIT, "message has more than %zu parts (mime.max_parts)",
+		               lim->max_parts);
+	if (1 + ps->nmsg + mul * b > lim->max_parts) {
+		b = boundary_lines_bound(raw, len, ps->nmulti);
+		if (1 + ps->nmsg + mul * b > lim->max_parts)
+			return err_set(err, ERR_LIMIT,
+			               "message has more than %zu parts (mime.max_parts)",
+			               lim->max_parts);
+	}
 	return 0;
 }
 
 /* ---- the tree walk ---- */
 
 struct node {
-	int first_child, last_child, next;
-	bool is_msg;        /* message/rfc822 with an enclosed message: first_child is its root */
-	bool inside;        /* inside an attached message */
-	bool cid_inline;    /* referenced as cid: by the HTML body */
-	const char *dec;    /* transfer-decoded bytes (text leaves) */
+	const char *dec; /* transfer-decoded bytes (text leaves, multiparts without parts) */
 	size_t dec_len;
-	const char *text;   /* dec as UTF-8, CRLF -> LF, no NUL (text leaves, on demand) */
-	size_t text_len;
 };
 
 struct walk {
@@ -269,6 +283,8 @@ struct walk {
 	const char **bnd; /* open boundaries, outermost first */
 	size_t *bnd_len;
 	size_t nbnd, bnd_cap;
+	GMimeMessage *top; /* the message parsed */
+	bool top_8bit;     /* the pre-scan saw 8-bit bytes in its header */
 	bool failed;
 };
 
@@ -280,19 +296,21 @@ static bool rest_blank(const char *p, size_t n)
 	return true;
 }
 
-/* The open boundary (index into w->bnd) the line is, innermost first, or -1. */
-static int classify(const struct walk *w, const struct line *l, bool *close_r)
+/* The boundary (index into w->bnd, only the outer `levels` ones) the line is, innermost first
+ * as GMime checks them, or -1. */
+static int classify_in(const struct walk *w, const struct line *l, size_t levels, bool *close_r)
 {
 	const char *p = w->raw + l->start;
 	size_t n = l->end - l->start;
 
 	if (n < 2 || p[0] != '-' || p[1] != '-')
 		return -1;
-	for (size_t k = w->nbnd; k-- > 0;) {
+	for (size_t k = levels; k-- > 0;) {
 		size_t bl = w->bnd_len[k], i = 2 + bl;
 		if (n < i || memcmp(p + 2, w->bnd[k], bl) != 0)
 			continue;
-		if (n >= i + 2 && p[i] == '-' && p[i + 1] == '-' && rest_blank(p + i + 2, n - i - 2)) {
+		if (n >= i + 2 && p[i] == '-' && p[i + 1] == '-' &&
+		    rest_blank(p + i + 2, n - i - 2)) {
 			*close_r = true;
 			return (int)k;
 		}
@@ -302,6 +320,11 @@ static int classify(const struct walk *w, const struct line *l, bool *close_r)
 		}
 	}
 	return -1;
+}
+
+static int classify(const struct walk *w, const struct line *l, bool *close_r)
+{
+	return classify_in(w, l, w->nbnd, close_r);
 }
 
 /* The line break before a boundary line belongs to the boundary (RFC 2046 section 5.1.1). */
@@ -331,17 +354,15 @@ static size_t header_end(const struct walk *w, size_t pos)
 	return w->len;
 }
 
-/* End of content that runs from pos until any open boundary (but the skipped level), or the end
- * of the message; floor is how far back the line break before the boundary may be cut. */
-static size_t scan_to_boundary(const struct walk *w, size_t pos, size_t floor, size_t skip_level,
-			       bool skip)
+/* End of content that runs from pos until a boundary of the outer `levels` multiparts, or the
+ * end of the message; floor is how far back the line break before the boundary may be cut. */
+static size_t scan_to_boundary(const struct walk *w, size_t pos, size_t floor, size_t levels)
 {
 	struct line l;
 	bool cl;
 
 	while (line_at(w->raw, w->len, pos, &l)) {
-		int k = classify(w, &l, &cl);
-		if (k >= 0 && !(skip && (size_t)k == skip_level))
+		if (classify_in(w, &l, levels, &cl) >= 0)
 			return cut_eol(w, l.start, floor);
 		pos = l.next;
 	}
@@ -358,8 +379,9 @@ static size_t multipart_end(const struct walk *w, size_t pos)
 
 	while (line_at(w->raw, w->len, pos, &l)) {
 		int k = classify(w, &l, &cl);
-		if (k >= 0 && (size_t)k == top && cl) /* the line break ending "--b--" may go too */
-			return scan_to_boundary(w, l.next, l.end, top, true);
+		if (k >= 0 && (size_t)k == top && cl) /* the epilogue; the line break after "--b--"
+		                                          belongs to the next boundary */
+			return scan_to_boundary(w, l.next, l.end, top);
 		if (k >= 0 && (size_t)k < top)
 			return cut_eol(w, l.start, pos);
 		pos = l.next;
@@ -416,15 +438,6 @@ static int add_part(struct walk *w, int parent, int depth, const char *section)
 	w->parts[idx].section = section;
 	w->parts[idx].parent = parent;
 	w->parts[idx].depth = depth;
-	w->nodes[idx].first_child = w->nodes[idx].last_child = w->nodes[idx].next = -1;
-	if (parent >= 0) {
-		struct node *p = &w->nodes[parent];
-		if (p->last_child >= 0)
-			w->nodes[p->last_child].next = idx;
-		else
-			p->first_child = idx;
-		p->last_child = idx;
-	}
 	return idx;
 }
 
@@ -450,7 +463,7 @@ static const char *headers_charset(GMimeHeaderList *h1, GMimeHeaderList *h2)
 		int count = lists[li] ? g_mime_header_list_get_count(lists[li]) : 0;
 		for (int i = 0; i < count; i++) {
 			const char *v = g_mime_header_get_raw_value(
-				g_mime_header_list_get_header_at(lists[li], i));
+			    g_mime_header_list_get_header_at(lists[li], i));
 			if (v == NULL || !has_8bit(v))
 				continue;
 			const char *g = mime_charset_guess(v, strlen(v));
@@ -492,7 +505,7 @@ static const char *decoded_or_null(struct walk *w, const char *raw, const char *
 /* A Content-Type/Disposition parameter, decoded with our charset policy when the raw value has
  * encoded words, RFC 2231 values or 8-bit bytes; GMime's own parse otherwise. */
 static const char *param(struct walk *w, GMimeObject *obj, const char *raw, bool disposition,
-			 const char *name, const char *cs8)
+                         const char *name, const char *cs8)
 {
 	const char *v = NULL, *r;
 	GObject *tmp = NULL;
@@ -502,7 +515,8 @@ static const char *param(struct walk *w, GMimeObject *obj, const char *raw, bool
 	if (has_8bit(raw) || strstr(raw, "=?") || strstr(raw, "*=")) {
 		const char *prep = mime_header_prepare(raw, strlen(raw), cs8, w->a);
 		if (disposition) {
-			GMimeContentDisposition *cd = g_mime_content_disposition_parse(parser_opts, prep);
+			GMimeContentDisposition *cd =
+			    g_mime_content_disposition_parse(parser_opts, prep);
 			tmp = (GObject *)cd;
 			v = cd ? g_mime_content_disposition_get_parameter(cd, name) : NULL;
 		} else {
@@ -546,14 +560,27 @@ static void part_headers(struct walk *w, int idx, GMimeObject *obj, GMimeMessage
 	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
 	GMimeContentDisposition *cd = g_mime_object_get_content_disposition(obj);
-	const char *cs8 = headers_charset(hl, owner ? g_mime_object_get_header_list((GMimeObject *)owner)
-						    : NULL);
+	const char *cs8 =
+	    headers_charset(hl, owner && (owner != w->top || w->top_8bit)
+	                            ? g_mime_object_get_header_list((GMimeObject *)owner)
+	                            : NULL);
 	const char *t = ct ? g_mime_content_type_get_media_type(ct) : NULL;
 	const char *st = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
 	const char *v;
 
 	p->type = lower_dup(w->a, t && *t ? t : "text");
 	p->subtype = lower_dup(w->a, st && *st ? st : "plain");
+	/* GMime builds the tree from its own quick parse of Content-Type and the object's type from
+	 * a full one; when they disagree on odd input, the tree wins (as for an unreadable
+	 * Content-Type, RFC 2045 section 5.2: a leaf is text/plain) */
+	if (GMIME_IS_MULTIPART(obj) != (strcmp(p->type, "multipart") == 0)) {
+		p->type = GMIME_IS_MULTIPART(obj) ? "multipart" : "text";
+		p->subtype = GMIME_IS_MULTIPART(obj) ? "mixed" : "plain";
+	}
+	if (GMIME_IS_MESSAGE_PART(obj) && strcmp(p->type, "message") != 0) {
+		p->type = "message";
+		p->subtype = "rfc822";
+	}
 	if ((v = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL) != NULL) {
 		const char *c = mime_header_decode(v, strlen(v), "UTF-8", w->a, NULL);
 		p->charset = *c ? lower_dup(w->a, c) : NULL;
@@ -563,7 +590,8 @@ static void part_headers(struct walk *w, int idx, GMimeObject *obj, GMimeMessage
 	p->encoding = encoding_label(w, hdr_raw(hl, "Content-Transfer-Encoding", false));
 	if (cd && (v = g_mime_content_disposition_get_disposition(cd)) && *v)
 		p->disposition = g_ascii_strcasecmp(v, "inline") == 0 ? "inline" : "attachment";
-	p->filename = param(w, obj, hdr_raw(hl, "Content-Disposition", false), true, "filename", cs8);
+	p->filename =
+	    param(w, obj, hdr_raw(hl, "Content-Disposition", false), true, "filename", cs8);
 	if (p->filename == NULL)
 		p->filename = param(w, obj, hdr_raw(hl, "Content-Type", true), false, "name", cs8);
 	if ((v = g_mime_object_get_content_id(obj)) && *v)
@@ -616,7 +644,7 @@ static void decode_init(GMimeEncoding *st, GMimeContentEncoding enc, const char 
 }
 
 static const char *tdecode(const char *in, size_t n, const char *label, struct arena *a,
-			   size_t *len_r)
+                           size_t *len_r)
 {
 	GMimeContentEncoding enc = encoding_of(label);
 	GMimeEncoding st;
@@ -674,13 +702,15 @@ static void leaf_content(struct walk *w, int idx, GMimeObject *obj, size_t hoff)
 {
 	struct mime_part *p = &w->parts[idx];
 	struct node *nd = &w->nodes[idx];
-	GMimeDataWrapper *dw = GMIME_IS_PART(obj) ? g_mime_part_get_content((GMimePart *)obj) : NULL;
+	GMimeDataWrapper *dw =
+	    GMIME_IS_PART(obj) ? g_mime_part_get_content((GMimePart *)obj) : NULL;
 	GMimeStream *s = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
 
 	if (s != NULL && s->bound_start >= (gint64)hoff && s->bound_start <= (gint64)w->len) {
 		p->body_off = (size_t)s->bound_start;
-		p->end_off = s->bound_end < 0 || s->bound_end > (gint64)w->len ? w->len
-									    : (size_t)s->bound_end;
+		p->end_off = s->bound_end < 0 || s->bound_end > (gint64)w->len
+		                 ? w->len
+		                 : (size_t)s->bound_end;
 		if (p->end_off < p->body_off)
 			p->end_off = p->body_off;
 		/* GMime leaves the CR of a CRLF before a boundary line that ends the input */
@@ -693,11 +723,11 @@ static void leaf_content(struct walk *w, int idx, GMimeObject *obj, size_t hoff)
 	p->lines = count_lines(w->raw + p->body_off, p->end_off - p->body_off);
 	if (strcmp(p->type, "text") == 0) {
 		nd->dec = tdecode(w->raw + p->body_off, p->end_off - p->body_off, p->encoding, w->a,
-				  &nd->dec_len);
+		                  &nd->dec_len);
 		p->decoded_size = nd->dec_len;
 	} else {
 		p->decoded_size =
-			tdecoded_size(w->raw + p->body_off, p->end_off - p->body_off, p->encoding);
+		    tdecoded_size(w->raw + p->body_off, p->end_off - p->body_off, p->encoding);
 	}
 }
 
@@ -709,7 +739,7 @@ static char *child_section(struct walk *w, const char *parent, int n)
 /* One GMime object and what is below it; returns its end offset. hoff is where its header block
  * starts; owner is the GMimeMessage whose root obj is (its non-Content headers). */
 static size_t walk_obj(struct walk *w, GMimeObject *obj, GMimeMessage *owner, int parent, int depth,
-		       size_t hoff, const char *section)
+                       size_t hoff, const char *section)
 {
 	struct mime_part *p;
 	size_t end;
@@ -717,12 +747,12 @@ static size_t walk_obj(struct walk *w, GMimeObject *obj, GMimeMessage *owner, in
 
 	if ((size_t)depth > w->lim->max_depth)
 		return fail(w, err_set(w->err, ERR_LIMIT,
-				       "message nests deeper than %zu levels (mime.max_depth)",
-				       w->lim->max_depth));
+		                       "message nests deeper than %zu levels (mime.max_depth)",
+		                       w->lim->max_depth));
 	if (w->n >= w->lim->max_parts)
 		return fail(w, err_set(w->err, ERR_LIMIT,
-				       "message has more than %zu parts (mime.max_parts)",
-				       w->lim->max_parts));
+		                       "message has more than %zu parts (mime.max_parts)",
+		                       w->lim->max_parts));
 	idx = add_part(w, parent, depth, section);
 	part_headers(w, idx, obj, owner);
 	p = &w->parts[idx];
@@ -733,21 +763,22 @@ static size_t walk_obj(struct walk *w, GMimeObject *obj, GMimeMessage *owner, in
 		size_t pos = p->body_off = header_end(w, hoff);
 		int count = g_mime_multipart_get_count(mp);
 		if (b == NULL) {
-			end = scan_to_boundary(w, pos, pos, 0, false);
+			end = scan_to_boundary(w, pos, pos, w->nbnd);
 		} else {
 			push_boundary(w, b);
 			for (int i = 0; i < count && !w->failed; i++) {
 				size_t ch = find_open(w, pos);
-				pos = walk_obj(w, g_mime_multipart_get_part(mp, i), NULL, idx, depth + 1,
-					       ch == (size_t)-1 ? pos : ch,
-					       child_section(w, section, i + 1));
+				pos = walk_obj(w, g_mime_multipart_get_part(mp, i), NULL, idx,
+				               depth + 1, ch == (size_t)-1 ? pos : ch,
+				               child_section(w, section, i + 1));
 			}
 			end = w->failed ? pos : multipart_end(w, pos);
 			w->nbnd--;
 		}
 		if (count == 0) { /* no boundary or none found: keep what is there as text */
 			w->nodes[idx].dec = w->raw + w->parts[idx].body_off;
-			w->nodes[idx].dec_len = end > w->parts[idx].body_off ? end - w->parts[idx].body_off : 0;
+			w->nodes[idx].dec_len =
+			    end > w->parts[idx].body_off ? end - w->parts[idx].body_off : 0;
 		}
 	} else if (GMIME_IS_MESSAGE_PART(obj)) {
 		GMimeMessage *m = g_mime_message_part_get_message((GMimeMessagePart *)obj);
@@ -755,12 +786,11 @@ static size_t walk_obj(struct walk *w, GMimeObject *obj, GMimeMessage *owner, in
 		p->body_off = header_end(w, hoff);
 		if (root != NULL) {
 			const char *prefix = *section ? section : "1";
-			w->nodes[idx].is_msg = true;
-			end = walk_obj(w, root, m, idx, depth + 1, p->body_off,
-				       GMIME_IS_MULTIPART(root) ? prefix
-								: arena_printf(w->a, "%s.1", prefix));
+			end = walk_obj(
+			    w, root, m, idx, depth + 1, p->body_off,
+			    GMIME_IS_MULTIPART(root) ? prefix : arena_printf(w->a, "%s.1", prefix));
 		} else {
-			end = scan_to_boundary(w, p->body_off, p->body_off, 0, false);
+			end = scan_to_boundary(w, p->body_off, p->body_off, w->nbnd);
 		}
 	} else {
 		leaf_content(w, idx, obj, hoff);
@@ -777,9 +807,10 @@ static size_t walk_obj(struct walk *w, GMimeObject *obj, GMimeMessage *owner, in
 		}
 	}
 	if (p->body_off - p->header_off > w->lim->max_header_bytes)
-		return fail(w, err_set(w->err, ERR_LIMIT,
-				       "part %s header is more than %zu bytes (mime.max_header_bytes)",
-				       *section ? section : "(root)", w->lim->max_header_bytes));
+		return fail(w,
+		            err_set(w->err, ERR_LIMIT,
+		                    "part %s header is more than %zu bytes (mime.max_header_bytes)",
+		                    *section ? section : "(root)", w->lim->max_header_bytes));
 	return p->end_off;
 }
 
@@ -827,7 +858,7 @@ static void addr_append(struct walk *w, struct avec *v, const char *raw, const c
 		InternetAddress *ia = internet_address_list_get_address(l, i);
 		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
 			InternetAddressList *m =
-				internet_address_group_get_members((InternetAddressGroup *)ia);
+			    internet_address_group_get_members((InternetAddressGroup *)ia);
 			const char *gname = internet_address_get_name(ia);
 			const char *g = utf8_dup(w->a, gname ? gname : "");
 			for (int k = 0; m && k < internet_address_list_length(m); k++) {
@@ -841,11 +872,28 @@ static void addr_append(struct walk *w, struct avec *v, const char *raw, const c
 	}
 	if (l)
 		g_object_unref(l);
-	if (count == 0) {
-		size_t n;
+	if (count == 0) { /* "Name a@b" and other broken forms: the last word with an '@' */
+		size_t n, s = 0, e;
 		const char *t = mime_header_decode(raw, strlen(raw), cs8, w->a, &n);
-		if (n > 0)
+		bool found = false;
+		for (e = n; e > 0 && !found; e = found ? e : s) {
+			while (e > 0 && t[e - 1] == ' ')
+				e--;
+			for (s = e; s > 0 && t[s - 1] != ' '; s--)
+				;
+			found = s < e && memchr(t + s, '@', e - s) != NULL;
+		}
+		if (found) {
+			size_t ns = s;
+			while (ns > 0 && t[ns - 1] == ' ')
+				ns--;
+			if (e - s >= 2 && t[s] == '<' && t[e - 1] == '>')
+				s++, e--;
+			avec_add(v, arena_strndup(w->a, t, ns), arena_strndup(w->a, t + s, e - s),
+			         NULL);
+		} else if (n > 0) {
 			avec_add(v, t, "", NULL);
+		}
 	}
 }
 
@@ -872,10 +920,10 @@ static void message_fields(struct walk *w, GMimeMessage *m, struct mime_msg *msg
 {
 	static const char *const names[] = {"from", "sender", "reply-to", "to", "cc", "bcc"};
 	struct mime_addr_list *lists[] = {&msg->from, &msg->sender, &msg->reply_to,
-					  &msg->to,   &msg->cc,     &msg->bcc};
+	                                  &msg->to,   &msg->cc,     &msg->bcc};
 	struct avec av[6] = {{0}};
 	GMimeHeaderList *hl = g_mime_object_get_header_list((GMimeObject *)m);
-	const char *cs8 = headers_charset(hl, NULL);
+	const char *cs8 = w->top_8bit ? headers_charset(hl, NULL) : NULL;
 	int count = g_mime_header_list_get_count(hl);
 	bool have_date = false;
 
@@ -896,10 +944,11 @@ static void message_fields(struct walk *w, GMimeMessage *m, struct mime_msg *msg
 		} else if (g_ascii_strcasecmp(name, "references") == 0 && msg->nreferences == 0) {
 			GMimeReferences *refs = g_mime_references_parse(parser_opts, raw);
 			int nr = refs ? g_mime_references_length(refs) : 0;
-			msg->references = nr > 0 ? arena_alloc(w->a, (size_t)nr * sizeof(char *)) : NULL;
+			msg->references =
+			    nr > 0 ? arena_alloc(w->a, (size_t)nr * sizeof(char *)) : NULL;
 			for (int k = 0; k < nr; k++)
 				msg->references[msg->nreferences++] =
-					utf8_dup(w->a, g_mime_references_get_message_id(refs, k));
+				    utf8_dup(w->a, g_mime_references_get_message_id(refs, k));
 			if (refs)
 				g_mime_references_free(refs);
 		} else if (g_ascii_strcasecmp(name, "date") == 0 && !have_date) {
@@ -907,311 +956,14 @@ static void message_fields(struct walk *w, GMimeMessage *m, struct mime_msg *msg
 			have_date = true;
 			if (dt != NULL) {
 				msg->date = g_date_time_to_unix(dt);
-				msg->tz_offset = (int)(g_date_time_get_utc_offset(dt) / G_TIME_SPAN_MINUTE);
+				msg->tz_offset =
+				    (int)(g_date_time_get_utc_offset(dt) / G_TIME_SPAN_MINUTE);
 				g_date_time_unref(dt);
 			}
 		}
 	}
 	for (size_t k = 0; k < ARRAY_LEN(names); k++)
 		*lists[k] = avec_take(w, &av[k]);
-}
-
-/* ---- body selection (RFC 8621 section 4.1.4) ---- */
-
-enum { L_TEXT, L_HTML, L_ATT };
-
-struct lists {
-	int *v[3];
-	size_t n[3], cap[3];
-};
-
-static void lpush(struct lists *L, int which, int idx)
-{
-	if (L->n[which] == L->cap[which]) {
-		L->cap[which] = L->cap[which] * 2 + 8;
-		L->v[which] = xrealloc(L->v[which], L->cap[which] * sizeof(int));
-	}
-	L->v[which][L->n[which]++] = idx;
-}
-
-static void lfree(struct lists *L)
-{
-	for (int i = 0; i < 3; i++)
-		free(L->v[i]);
-}
-
-static bool is_type(const struct mime_part *p, const char *t, const char *st)
-{
-	return strcmp(p->type, t) == 0 && (st == NULL || strcmp(p->subtype, st) == 0);
-}
-
-/* text/plain, or a multipart GMime found no parts in (no boundary, or none used): its bytes are
- * all the reader gets, so they are read as plain text. */
-static bool as_plain(const struct walk *w, int c)
-{
-	return is_type(&w->parts[c], "text", "plain") ||
-	       (is_type(&w->parts[c], "multipart", NULL) && w->nodes[c].first_child < 0 &&
-		w->nodes[c].dec != NULL);
-}
-
-static bool as_body(const struct walk *w, int c)
-{
-	return as_plain(w, c) || is_type(&w->parts[c], "text", "html");
-}
-
-/* parseStructure() of RFC 8621 section 4.1.4, over the siblings starting at first: text and html
- * turn off for the rest of this level (JavaScript's local null), lists are shared. */
-static void structure(struct walk *w, int first, const char *mptype, bool in_alt, bool text_on,
-		      bool html_on, struct lists *L)
-{
-	size_t text0 = L->n[L_TEXT], html0 = L->n[L_HTML];
-	bool alt = strcmp(mptype, "alternative") == 0;
-	int i = 0;
-
-	for (int c = first; c >= 0; c = w->nodes[c].next, i++) {
-		const struct mime_part *p = &w->parts[c];
-		bool plain = as_plain(w, c), html = is_type(p, "text", "html");
-		bool media = is_type(p, "image", NULL) || is_type(p, "audio", NULL) ||
-			     is_type(p, "video", NULL);
-		bool inl = !(p->disposition && strcmp(p->disposition, "attachment") == 0) &&
-			   (plain || html || media) &&
-			   (i == 0 || (strcmp(mptype, "related") != 0 && (media || !p->filename)));
-
-		if (is_type(p, "multipart", NULL) && w->nodes[c].first_child >= 0) {
-			structure(w, w->nodes[c].first_child, p->subtype,
-				  in_alt || strcmp(p->subtype, "alternative") == 0, text_on, html_on, L);
-		} else if (inl) {
-			if (alt) {
-				lpush(L, plain ? L_TEXT : html ? L_HTML : L_ATT, c);
-				continue;
-			}
-			if (in_alt && plain)
-				html_on = false;
-			if (in_alt && html)
-				text_on = false;
-			if (text_on)
-				lpush(L, L_TEXT, c);
-			if (html_on)
-				lpush(L, L_HTML, c);
-			if ((!text_on || !html_on) && media)
-				lpush(L, L_ATT, c);
-		} else {
-			lpush(L, L_ATT, c);
-		}
-	}
-	if (alt && text_on && html_on) {
-		size_t tn = L->n[L_TEXT], hn = L->n[L_HTML];
-		if (text0 == tn && html0 != hn)
-			for (size_t k = html0; k < hn; k++)
-				lpush(L, L_TEXT, L->v[L_HTML][k]);
-		if (html0 == hn && text0 != tn)
-			for (size_t k = text0; k < tn; k++)
-				lpush(L, L_HTML, L->v[L_TEXT][k]);
-	}
-}
-
-/* Text output capped at max bytes on a character boundary. */
-struct tbuf {
-	char *p;
-	size_t n, cap, max;
-};
-
-static void tb_add(struct tbuf *t, const char *s, size_t n)
-{
-	if (t->n + n > t->max) {
-		n = t->max - t->n;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	if (t->n + n + 1 > t->cap) {
-		t->cap = (t->n + n + 1) * 2;
-		t->p = xrealloc(t->p, t->cap);
-	}
-	memcpy(t->p + t->n, s, n);
-	t->n += n;
-	t->p[t->n] = '\0';
-}
-
-static void tb_sep(struct tbuf *t)
-{
-	if (t->n > 0 && t->p[t->n - 1] != '\n')
-		tb_add(t, "\n", 1);
-}
-
-static const char *tb_take(struct walk *w, struct tbuf *t, size_t *len_r)
-{
-	const char *r = arena_strndup(w->a, t->p ? t->p : "", t->n);
-	*len_r = t->n;
-	free(t->p);
-	return r;
-}
-
-/* A <meta charset> or http-equiv charset in the first bytes of an unlabelled HTML part. */
-static const char *html_meta_charset(struct walk *w, const char *s, size_t n)
-{
-	size_t lim = n < 4096 ? n : 4096;
-	for (size_t i = 0; i + 8 < lim; i++) {
-		if (lower((unsigned char)s[i]) != 'c' || !ascii_prefix_ci(s + i, lim - i, "charset="))
-			continue;
-		size_t k = i + 8, start;
-		while (k < lim && (s[k] == '"' || s[k] == '\'' || s[k] == ' '))
-			k++;
-		start = k;
-		while (k < lim && k - start < 40 &&
-		       ((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') ||
-			(s[k] >= '0' && s[k] <= '9') || s[k] == '-' || s[k] == '_'))
-			k++;
-		if (k > start)
-			return arena_strndup(w->a, s + start, k - start);
-	}
-	return NULL;
-}
-
-/* The UTF-8 text of a text leaf: CRLF and lone CR become LF, NUL bytes go. */
-static const char *part_text(struct walk *w, int idx, size_t *len_r)
-{
-	struct node *nd = &w->nodes[idx];
-	const struct mime_part *p = &w->parts[idx];
-	const char *cs = p->charset, *u;
-	size_t un, o = 0;
-	char *out;
-
-	if (nd->text == NULL) {
-		if (cs == NULL && strcmp(p->subtype, "html") == 0)
-			cs = html_meta_charset(w, nd->dec ? nd->dec : "", nd->dec_len);
-		u = mime_to_utf8(cs, nd->dec ? nd->dec : "", nd->dec_len, w->a, &un);
-		out = arena_alloc(w->a, un + 1);
-		for (size_t i = 0; i < un; i++) {
-			if (u[i] == '\r') {
-				out[o++] = '\n';
-				if (i + 1 < un && u[i + 1] == '\n')
-					i++;
-			} else if (u[i] != '\0') {
-				out[o++] = u[i];
-			}
-		}
-		out[o] = '\0';
-		nd->text = out;
-		nd->text_len = o;
-	}
-	*len_r = nd->text_len;
-	return nd->text;
-}
-
-static void add_as_text(struct walk *w, struct tbuf *t, int idx)
-{
-	size_t n, tn;
-	const char *s;
-
-	if ((!is_type(&w->parts[idx], "text", NULL) && !as_plain(w, idx)) || w->nodes[idx].dec == NULL)
-		return;
-	s = part_text(w, idx, &n);
-	if (strcmp(w->parts[idx].subtype, "html") == 0) {
-		s = mime_html_to_text(s, n, w->lim->max_text, w->a, &tn);
-		n = tn;
-	}
-	if (n == 0)
-		return;
-	tb_sep(t);
-	tb_add(t, s, n);
-}
-
-static void add_plain_as_html(struct tbuf *t, const char *s, size_t n)
-{
-	tb_add(t, "<pre>", 5);
-	for (size_t i = 0; i < n; i++) {
-		const char *e = s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : s[i] == '&' ? "&amp;"
-										  : NULL;
-		if (e)
-			tb_add(t, e, strlen(e));
-		else
-			tb_add(t, s + i, 1);
-	}
-	tb_add(t, "</pre>\n", 7);
-}
-
-/* "cid:ID" in the HTML, followed by something that cannot continue the id. */
-static bool html_refers(const char *html, size_t n, const char *cid)
-{
-	size_t cl = strlen(cid);
-	for (size_t i = 0; i + 4 + cl <= n; i++) {
-		if (lower((unsigned char)html[i]) != 'c' || !ascii_prefix_ci(html + i, n - i, "cid:") ||
-		    memcmp(html + i + 4, cid, cl) != 0)
-			continue;
-		if (i + 4 + cl == n || strchr("\"'> )\t\r\n", html[i + 4 + cl]))
-			return true;
-	}
-	return false;
-}
-
-static void bodies(struct walk *w, struct mime_msg *msg)
-{
-	struct lists L = {0};
-	struct tbuf text = {.max = w->lim->max_text}, html = {.max = w->lim->max_text};
-	struct tbuf att = {.max = w->lim->max_text};
-	bool any_html = false;
-
-	structure(w, 0, "mixed", false, true, true, &L);
-	for (size_t k = 0; k < L.n[L_TEXT]; k++) {
-		int c = L.v[L_TEXT][k];
-		add_as_text(w, &text, c);
-		if (as_body(w, c))
-			w->parts[c].is_body = true;
-	}
-	for (size_t k = 0; k < L.n[L_HTML]; k++)
-		any_html |= is_type(&w->parts[L.v[L_HTML][k]], "text", "html");
-	for (size_t k = 0; any_html && k < L.n[L_HTML]; k++) {
-		int c = L.v[L_HTML][k];
-		size_t n;
-		const char *s;
-		if (!as_body(w, c))
-			continue;
-		w->parts[c].is_body = true;
-		if (w->nodes[c].dec == NULL)
-			continue;
-		s = part_text(w, c, &n);
-		if (is_type(&w->parts[c], "text", "html"))
-			tb_add(&html, s, n);
-		else
-			add_plain_as_html(&html, s, n);
-	}
-	msg->text = tb_take(w, &text, &msg->text_len);
-	if (any_html) {
-		msg->html = tb_take(w, &html, &msg->html_len);
-	} else {
-		free(html.p);
-		msg->html = NULL;
-	}
-	lfree(&L);
-
-	/* attachments: leaves and attached messages that are not the body, not inline images the
-	 * HTML shows, and not inside an attached message */
-	for (size_t i = 0; i < w->n; i++) {
-		struct mime_part *p = &w->parts[i];
-		struct node *nd = &w->nodes[i];
-		if (p->parent >= 0)
-			nd->inside = w->nodes[p->parent].inside || w->nodes[p->parent].is_msg;
-		if (nd->inside || is_type(p, "multipart", NULL) || p->is_body)
-			continue;
-		if (!nd->is_msg && p->content_id && msg->html && !(p->disposition &&
-		    strcmp(p->disposition, "attachment") == 0) &&
-		    html_refers(msg->html, msg->html_len, p->content_id)) {
-			nd->cid_inline = true;
-			continue;
-		}
-		p->is_attachment = true;
-		msg->has_attachments = true;
-		if (nd->is_msg) {
-			struct lists sub = {0};
-			structure(w, nd->first_child, "mixed", false, true, true, &sub);
-			for (size_t k = 0; k < sub.n[L_TEXT]; k++)
-				add_as_text(w, &att, sub.v[L_TEXT][k]);
-			lfree(&sub);
-		} else {
-			add_as_text(w, &att, (int)i);
-		}
-	}
-	msg->attach_text = tb_take(w, &att, &msg->attach_text_len);
 }
 
 /* ---- mime_parse ---- */
@@ -1223,7 +975,8 @@ static size_t skip_junk(const char *raw, size_t len)
 	struct line l;
 	size_t pos = 0;
 
-	while (line_at(raw, len, pos, &l) && l.end > l.start && rest_blank(raw + l.start, l.end - l.start))
+	while (line_at(raw, len, pos, &l) && l.end > l.start &&
+	       rest_blank(raw + l.start, l.end - l.start))
 		pos = l.next;
 	while (pos < len && (raw[pos] == ' ' || raw[pos] == '\t'))
 		pos++;
@@ -1247,7 +1000,7 @@ static void headerless(struct walk *w)
 }
 
 int mime_parse(const char *raw, size_t len, const struct mime_limits *lim, struct arena *a,
-	       struct mime_msg **msg_r, struct err *err)
+               struct mime_msg **msg_r, struct err *err)
 {
 	struct walk w = {.raw = raw, .len = len, .lim = lim, .a = a, .err = err};
 	struct prescan ps;
@@ -1263,8 +1016,9 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim, struc
 	if (raw == NULL || len == 0)
 		return err_set(err, ERR_INVALID, "empty message");
 	if (len > lim->max_bytes)
-		return err_set(err, ERR_LIMIT, "message is %zu bytes, more than %zu (mime.max_bytes)",
-			       len, lim->max_bytes);
+		return err_set(err, ERR_LIMIT,
+		               "message is %zu bytes, more than %zu (mime.max_bytes)", len,
+		               lim->max_bytes);
 	if (len > G_MAXUINT)
 		return err_set(err, ERR_LIMIT, "message is %zu bytes, too big for GMime", len);
 	if (prescan(raw, len, lim, &ps, err) < 0 || check_bounds(raw, len, lim, &ps, err) < 0)
@@ -1284,6 +1038,8 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim, struc
 	msg = arena_alloc(a, sizeof(*msg));
 	msg->subject = "";
 	msg->eight_bit_headers = ps.eight_bit;
+	w.top = m;
+	w.top_8bit = ps.eight_bit;
 	if (root != NULL) {
 		walk_obj(&w, root, m, -1, 0, 0, "");
 		if (w.failed)
@@ -1293,10 +1049,20 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim, struc
 		headerless(&w);
 	}
 	msg->header_len = w.parts[0].body_off;
-	bodies(&w, msg);
 	msg->nparts = w.n;
 	msg->parts = arena_alloc(a, w.n * sizeof(*msg->parts));
 	memcpy(msg->parts, w.parts, w.n * sizeof(*msg->parts));
+	{
+		const char **dec = xcalloc(w.n, sizeof(*dec));
+		size_t *dec_len = xcalloc(w.n, sizeof(*dec_len));
+		for (size_t i = 0; i < w.n; i++) {
+			dec[i] = w.nodes[i].dec;
+			dec_len[i] = w.nodes[i].dec_len;
+		}
+		mime_bodies(msg, dec, dec_len, lim->max_text, a);
+		free(dec);
+		free(dec_len);
+	}
 	*msg_r = msg;
 	ret = 0;
 out:
@@ -1327,9 +1093,8 @@ int mime_part_find(const struct mime_msg *msg, const char *section)
 	return -1;
 }
 
-int mime_part_content(const char *raw, size_t len, const struct mime_msg *msg,
-		      const char *section, struct arena *a, const char **data_r, size_t *len_r,
-		      struct err *err)
+int mime_part_content(const char *raw, size_t len, const struct mime_msg *msg, const char *section,
+                      struct arena *a, const char **data_r, size_t *len_r, struct err *err)
 {
 	int i = mime_part_find(msg, section);
 	const struct mime_part *p;

@@ -10,7 +10,8 @@
  * 8-bit text is tried as UTF-8 (also with a stray bad byte per 8 good characters, repaired),
  * then GB18030, then BIG5-HKSCS, then WINDOWS-1252. GB18030 and Big5 are taken only when the bytes
  * are well-formed in them and at least half of the multi-byte characters are common hanzi or CJK
- * punctuation, so Latin-1 text is not read as rare hanzi.
+ * punctuation there (so Latin-1 text is not read as rare hanzi); when both qualify, the one with
+ * the larger share of common characters wins, GB18030 on a tie.
  *
  * Hard limits (struct mime_limits, from yizhan.conf [mime]) are checked before GMime sees the
  * bytes where they can be, so hostile input never reaches an unbounded recursion or
@@ -54,6 +55,17 @@ struct mime_addr_list {
 	size_t n;
 };
 
+/* Section numbers follow RFC 3501 section 6.4.5 (FETCH BODY[section]):
+ * - parts[0] is the root with section "". The children of a multipart root are "1", "2", ...
+ *   A root that is not a multipart is not repeated as a part "1": IMAP part 1 is parts[0]'s
+ *   body (mime_part_find(msg, "1") returns 0).
+ * - The children of a multipart with section S are S.1, S.2, ...
+ * - A message/rfc822 part S (or the root, as "1") has the enclosed message's root entity as its
+ *   only child: a multipart root shares the number S (IMAP numbers its children S.1, S.2 and
+ *   gives it none of its own; its header block is S.HEADER, its body S.TEXT); a single-part
+ *   root is S.1. Lookups take the first part in pre-order, the message/rfc822 part.
+ * - message/rfc822 sent base64 or quoted-printable is a leaf (RFC 2046 section 5.2.1 allows
+ *   only 7bit, 8bit and binary), as in GMime and Dovecot. */
 struct mime_part {
 	const char *section;  /* IMAP section: "1", "1.2", ...; "" for the top-level message */
 	int parent;           /* index into mime_msg.parts, -1 for the root */
@@ -62,8 +74,10 @@ struct mime_part {
 	const char *subtype;  /* lower-case, e.g. "plain" */
 	const char *charset;  /* as labelled, lower-case, or NULL */
 	const char *boundary; /* multiparts only */
-	const char *encoding; /* Content-Transfer-Encoding, lower-case, or NULL */
-	const char *disposition; /* "inline", "attachment" or NULL */
+	const char *encoding; /* Content-Transfer-Encoding as labelled ("7-bit", "x-uuencode"),
+				 lower-case, or NULL; unknown ones decode as identity */
+	const char *disposition; /* "inline", "attachment" (also for unknown types, RFC 2183
+				    section 2.8) or NULL */
 	const char *filename; /* decoded (RFC 2231 / 2047), UTF-8, or NULL; from the
 				 disposition's filename or else Content-Type's name */
 	const char *content_id;  /* without <>, or NULL */
@@ -72,13 +86,18 @@ struct mime_part {
 	const char *md5;         /* Content-MD5, or NULL */
 	/* Byte offsets into the raw message: [header_off, body_off) is the part's header block,
 	 * [body_off, end_off) its (still transfer-encoded) body. For the root the header block
-	 * is the message header. */
+	 * is the message header. The line break before a boundary line is the boundary's
+	 * (RFC 2046 section 5.1.1), not the part's. A message/rfc822 part's body is the enclosed
+	 * message, header included. */
 	size_t header_off, body_off, end_off;
-	size_t lines;        /* lines in the encoded body (IMAP BODYSTRUCTURE for text parts) */
-	size_t decoded_size; /* bytes after transfer decoding (leaf parts), 0 otherwise */
-	bool is_attachment;  /* shown to the user as an attachment (not the body, not a
-				multipart, not an inline image referenced by the HTML) */
-	bool is_body;        /* the part text/html below came from */
+	size_t lines;        /* lines in the encoded body: line breaks, plus one for a last line
+				without one (leaves and message/rfc822; 0 for multiparts) */
+	size_t decoded_size; /* bytes after transfer decoding (leaves; the body size of a
+				message/rfc822 part), 0 for multiparts */
+	bool is_attachment;  /* shown to the user as an attachment: a leaf or message/rfc822 part
+				that is not the body, not an inline image the HTML body shows by
+				cid:, and not inside an attached message */
+	bool is_body;        /* the part text/html below came from (text/plain, text/html) */
 };
 
 struct mime_msg {
@@ -90,12 +109,17 @@ struct mime_msg {
 	int64_t date;            /* the Date: header as unix seconds, 0 if absent or unparseable */
 	int tz_offset;           /* minutes east of UTC, from the Date: header */
 	struct mime_addr_list from, sender, reply_to, to, cc, bcc;
+	/* Bodies follow RFC 8621 section 4.1.4 (JMAP textBody/htmlBody): text joins the text/plain
+	 * parts the reader sees (with a plain alternative preferred, else text made from the HTML
+	 * by mime_html_to_text), html joins the text/html parts (plain ones in the same run are
+	 * escaped into <pre>). Line ends are LF, NUL bytes dropped; each at most max_text bytes. */
 	const char *text;        /* UTF-8 plain text body: the text/plain alternative, or text made
 				    from the HTML body (mime_html_to_text), or "" */
 	size_t text_len;
 	const char *html;        /* UTF-8 HTML body, or NULL when the message has none */
 	size_t html_len;
-	const char *attach_text; /* UTF-8 text of text attachments, joined by "\n", or "" */
+	const char *attach_text; /* UTF-8 text of text attachments and of the bodies of attached
+				    messages, joined by "\n", or "" */
 	size_t attach_text_len;
 	struct mime_part *parts; /* pre-order: parts[0] is the root */
 	size_t nparts;
@@ -106,14 +130,17 @@ struct mime_msg {
 
 /* Parse raw (len bytes, need not be NUL-terminated). Tolerates the malformations of real mail
  * (bad or missing boundaries, bogus transfer encodings, folded garbage): those parse to a
- * best-effort tree, never an error. Fails with ERR_LIMIT beyond a limit, ERR_INVALID only for
- * input that is not a message at all (empty). */
+ * best-effort tree, never an error; input GMime cannot read as a message at all (the first
+ * line is not a header field) is a header-less text/plain message. Fails with ERR_LIMIT beyond
+ * a limit, ERR_INVALID only for empty input. The bytes are read in place, never copied whole;
+ * the parse needs well under 128 KiB of stack (GMime stops nesting at 1024 levels). */
 int mime_parse(const char *raw, size_t len, const struct mime_limits *lim, struct arena *a,
 	       struct mime_msg **msg_r, struct err *err) YZ_WUR;
 
-/* The transfer-decoded bytes of the leaf part with the given IMAP section (as in
- * mime_part.section) of the message msg was parsed from. *data_r is in the arena, NUL
- * terminated (not counted in *len_r). ERR_NOTFOUND for an unknown section or a multipart. */
+/* The transfer-decoded bytes of the part with the given IMAP section (looked up as
+ * mime_part_find() does) of the message msg was parsed from: a leaf's content, or the enclosed
+ * message of a message/rfc822 part. *data_r is in the arena, NUL terminated (not counted in
+ * *len_r). ERR_NOTFOUND for an unknown section or a multipart. */
 int mime_part_content(const char *raw, size_t len, const struct mime_msg *msg,
 		      const char *section, struct arena *a, const char **data_r, size_t *len_r,
 		      struct err *err) YZ_WUR;
@@ -132,9 +159,10 @@ int mime_part_find(const struct mime_msg *msg, const char *section);
  * read (NULL: guessed as in mime_to_utf8); both results are in the arena, NUL terminated.
  *
  * mime_header_decode: an unstructured field value (Subject, Content-Description) as display
- * text: unfolded (CR and LF dropped, tabs become spaces), RFC 2047 encoded words decoded with the
- * charset policy above (adjacent words in one charset joined as bytes first, so a character
- * split across words survives), surrounding white space trimmed. Always valid UTF-8.
+ * text: unfolded (CR and LF dropped; tabs and other controls, also those inside encoded words,
+ * become spaces), RFC 2047 encoded words decoded with the charset policy above (adjacent words
+ * in one charset joined as bytes first, so a character split across words survives),
+ * surrounding white space trimmed. Always valid UTF-8.
  *
  * mime_header_prepare: a structured field value (address list, Content-Type,
  * Content-Disposition) made safe for a syntax-only parser such as GMime's: raw 8-bit bytes
@@ -157,7 +185,18 @@ const char *mime_html_to_text(const char *html, size_t n, size_t max_out, struct
 			      size_t *len_r);
 
 /* The first max_chars characters of text with whitespace collapsed to single spaces and
- * quoted lines ("> ...") and signature ("-- \n" onwards) skipped: the list snippet. */
+ * quoted lines ("> ...") and signature ("-- \n" onwards) skipped: the list snippet. Lines that
+ * introduce a quote ("On ... wrote:", "在 ... 写道：", and the French, German and Spanish
+ * forms) are skipped too, and the text ends at an "-----Original Message-----" or "原始邮件"
+ * separator. Spaces count as characters; invalid UTF-8 becomes U+FFFD. */
 const char *mime_snippet(const char *text, size_t n, size_t max_chars, struct arena *a);
+
+/* For store/mime*.c only: body selection (RFC 8621 section 4.1.4, with the attachment rule of
+ * struct mime_part) over msg->parts as mime_parse() builds them. dec[i] is part i's
+ * transfer-decoded content (text leaves, and multiparts in which no parts were found), else
+ * NULL. Sets text, html, attach_text (each at most max_text bytes), is_body, is_attachment and
+ * has_attachments. */
+void mime_bodies(struct mime_msg *msg, const char *const *dec, const size_t *dec_len,
+		 size_t max_text, struct arena *a);
 
 #endif

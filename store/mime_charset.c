@@ -5,7 +5,7 @@
  * big5 -> BIG5-HKSCS, ks_c_5601-1987/euc-kr -> CP949, iso-8859-1 -> WINDOWS-1252, shift_jis ->
  * CP932, iso-2022-jp -> ISO-2022-JP-2); HZ (RFC 1843) is decoded here because glibc has no HZ;
  * unlabelled or unknown text is tried as UTF-8, then GB18030, then Big5, then WINDOWS-1252 (see
- * the *_likely() tests). Bytes that do
+ * utf8_mostly() and cjk_guess()). Bytes that do
  * not convert become U+FFFD: conversion never fails and its output is always valid UTF-8.
  *
  * Why headers are decoded here and not by GMime: GMime converts encoded words and RFC 2231
@@ -33,13 +33,13 @@
 #include "lib/util.h"
 
 enum cs_kind {
-	CS_GUESS,  /* unlabelled or unknown: UTF-8, then GB18030, then WINDOWS-1252 */
-	CS_UTF8,   /* validated, bad bytes repaired */
-	CS_ASCII,  /* us-ascii: UTF-8 when the 8-bit bytes form valid UTF-8, else WINDOWS-1252 */
-	CS_1252,   /* our own table (glibc leaves 5 bytes undefined; we follow WHATWG) */
-	CS_HZ,     /* RFC 1843, decoded here */
-	CS_UTF16,  /* BOM, else a zero-byte heuristic, else big-endian (RFC 2781) */
-	CS_ICONV,  /* glibc iconv under name */
+	CS_GUESS, /* unlabelled or unknown: UTF-8, then GB18030, then WINDOWS-1252 */
+	CS_UTF8,  /* validated, bad bytes repaired */
+	CS_ASCII, /* us-ascii: UTF-8 when the 8-bit bytes form valid UTF-8, else WINDOWS-1252 */
+	CS_1252,  /* our own table (glibc leaves 5 bytes undefined; we follow WHATWG) */
+	CS_HZ,    /* RFC 1843, decoded here */
+	CS_UTF16, /* BOM, else a zero-byte heuristic, else big-endian (RFC 2781) */
+	CS_ICONV, /* glibc iconv under name */
 };
 
 struct cs {
@@ -54,6 +54,7 @@ static const struct {
 	enum cs_kind kind;
 	const char *name;
 } cs_table[] = {
+    /* clang-format off */
 	{"us-ascii", CS_ASCII, NULL}, {"ascii", CS_ASCII, NULL}, {"us", CS_ASCII, NULL},
 	{"ansi_x3.4-1968", CS_ASCII, NULL}, {"ansi_x3.4-1986", CS_ASCII, NULL},
 	{"iso646-us", CS_ASCII, NULL}, {"csascii", CS_ASCII, NULL}, {"cp367", CS_ASCII, NULL},
@@ -105,6 +106,7 @@ static const struct {
 	{"unknown", CS_GUESS, NULL}, {"x-unknown", CS_GUESS, NULL},
 	{"unknown-8bit", CS_GUESS, NULL}, {"x-user-defined", CS_GUESS, NULL},
 	{"8bit", CS_GUESS, NULL}, {"default", CS_GUESS, NULL}, {"none", CS_GUESS, NULL},
+    /* clang-format on */
 };
 
 static int lower(int c)
@@ -126,7 +128,8 @@ static bool has_prefix(const char *s, const char *p)
 /* iso-8859-N and windows-125N spelt the ways mail spells them. */
 static bool cs_pattern(const char *l, struct cs *cs)
 {
-	static const char *const iso[] = {"iso-8859-", "iso8859-", "iso_8859-", "iso8859", "iso-8859"};
+	static const char *const iso[] = {"iso-8859-", "iso8859-", "iso_8859-", "iso8859",
+	                                  "iso-8859"};
 	static const char *const win[] = {"windows-", "cp", "x-cp", "win-", "win"};
 	const char *digits = NULL;
 
@@ -148,7 +151,7 @@ static bool cs_pattern(const char *l, struct cs *cs)
 		    l[strlen(win[i]) + 4] == '\0')
 			digits = l + strlen(win[i]);
 	if (digits) {
-		snprintf(cs->buf, sizeof(cs->buf), "WINDOWS-%s", digits);
+		snprintf(cs->buf, sizeof(cs->buf), "WINDOWS-%.4s", digits);
 		cs->kind = strcmp(digits, "1252") == 0 ? CS_1252 : CS_ICONV;
 		cs->name = cs->buf;
 		return true;
@@ -195,6 +198,33 @@ static void cs_resolve(const char *label, struct cs *cs)
 
 /* ---- output helpers ---- */
 
+/* utf8_valid() with ASCII skipped eight bytes at a time (most of any mail is ASCII). */
+static bool utf8_ok(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		uint64_t w;
+		if (i + 8 <= n) {
+			memcpy(&w, p + i, 8);
+			if ((w & 0x8080808080808080ull) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k = utf8_seq_len(p + i, n - i);
+		if (k == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
 static size_t put_utf8(char *o, unsigned cp)
 {
 	if (cp < 0x80) {
@@ -237,7 +267,7 @@ static const char *utf8_repair(const char *in, size_t n, struct arena *a, size_t
 		p += 3;
 		n -= 3;
 	}
-	if (utf8_valid((const char *)p, n))
+	if (utf8_ok((const char *)p, n))
 		return copy_out((const char *)p, n, a, len_r);
 	out = arena_alloc(a, 3 * n + 1);
 	for (size_t i = 0; i < n;) {
@@ -258,9 +288,9 @@ static const char *utf8_repair(const char *in, size_t n, struct arena *a, size_t
 
 /* WINDOWS-1252 0x80-0x9f; the five holes map to the C1 controls as in the WHATWG standard. */
 static const unsigned short cp1252_hi[32] = {
-	0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
-	0x2039, 0x0152, 0x008d, 0x017d, 0x008f, 0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
-	0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
+    0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008d, 0x017d, 0x008f, 0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
 };
 
 static const char *cp1252_convert(const char *in, size_t n, struct arena *a, size_t *len_r)
@@ -280,41 +310,6 @@ static const char *cp1252_convert(const char *in, size_t n, struct arena *a, siz
 	return out;
 }
 
-/* GB18030 for guessing: the bytes must be well-formed 1, 2 or 4 byte sequences, and at least
- * half of the multi-byte characters must be what Chinese text is mostly made of (GB2312 level 1
- * hanzi, CJK punctuation, or 4-byte sequences, which Latin text cannot form by accident).
- * Without the second test Latin-1 "Formação" reads as "Forma玢o". */
-static bool gb18030_likely(const unsigned char *s, size_t n)
-{
-	size_t chars = 0, common = 0;
-
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c == 0x80 || c == 0xff || i + 1 >= n)
-			return false;
-		unsigned c2 = s[i + 1];
-		chars++;
-		if ((c2 >= 0x40 && c2 <= 0x7e) || (c2 >= 0x80 && c2 <= 0xfe)) {
-			if (c2 >= 0xa1 && ((c >= 0xb0 && c <= 0xd7) || (c >= 0xa1 && c <= 0xa3)))
-				common++;
-			i += 2;
-			continue;
-		}
-		if (c2 >= 0x30 && c2 <= 0x39 && i + 3 < n && s[i + 2] >= 0x81 && s[i + 2] <= 0xfe &&
-		    s[i + 3] >= 0x30 && s[i + 3] <= 0x39) {
-			common++;
-			i += 4;
-			continue;
-		}
-		return false;
-	}
-	return 2 * common >= chars;
-}
-
 /* iconv with replacement: EILSEQ emits U+FFFD and skips one byte, a truncated sequence at the end
  * emits one U+FFFD. NULL when iconv does not know the name. */
 static char *grow(struct arena *a, char *out, size_t o, size_t *cap)
@@ -327,7 +322,7 @@ static char *grow(struct arena *a, char *out, size_t o, size_t *cap)
 }
 
 static const char *iconv_convert(const char *name, const char *in, size_t n, struct arena *a,
-				 size_t *len_r)
+                                 size_t *len_r)
 {
 	iconv_t cd = iconv_open("UTF-8", name);
 	char *ip = (char *)(uintptr_t)in, *out, *op;
@@ -374,14 +369,14 @@ static const char *iconv_convert(const char *name, const char *in, size_t n, str
 		out += 3;
 		o -= 3;
 	}
-	if (!utf8_valid(out, o))
+	if (!utf8_ok(out, o))
 		return utf8_repair(out, o, a, len_r);
 	*len_r = o;
 	return out;
 }
 
 static const char *must_iconv(const char *name, const char *in, size_t n, struct arena *a,
-			      size_t *len_r)
+                              size_t *len_r)
 {
 	const char *r = iconv_convert(name, in, n, a, len_r);
 	return r ? r : cp1252_convert(in, n, a, len_r); /* glibc without gconv modules */
@@ -447,29 +442,57 @@ static const char *utf16_convert(const char *in, size_t n, struct arena *a, size
 	return must_iconv(zodd > zeven ? "UTF-16LE" : "UTF-16BE", in, n, a, len_r);
 }
 
-/* Big5 for guessing, after GB18030 said no: well-formed (lead 0x81-0xfe, trail 0x40-0x7e or
- * 0xa1-0xfe) and at least half of the characters in the frequent hanzi block A440-C67E or the
- * symbols A140-A3BF. */
-static bool big5_likely(const unsigned char *s, size_t n)
+/* Guessing between GB18030 and Big5 for 8-bit text that is not UTF-8. Each must find the bytes
+ * well-formed and at least half of the multi-byte characters common in it: for GB18030 GB2312
+ * level 1 hanzi (lead 0xb0-0xd7), CJK punctuation (0xa1-0xa3) and 4-byte sequences (Latin text
+ * cannot form them by accident); for Big5 the frequent hanzi block A440-C67E and the symbols
+ * A140-A3FE. When both qualify the one with more common characters wins, GB18030 on a tie.
+ * Without the commonness test Latin-1 "Formação" reads as GB18030 "Forma玢o". Returns the
+ * iconv name or NULL. */
+static const char *cjk_guess(const unsigned char *s, size_t n)
 {
-	size_t chars = 0, common = 0;
+	size_t gb_chars = 0, gb_common = 0, b5_chars = 0, b5_common = 0;
+	bool gb_ok = true, b5_ok = true;
 
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i];
+	for (size_t i = 0; i < n && gb_ok;) { /* GB18030: 1, 2 or 4 bytes */
+		unsigned c = s[i], c2 = i + 1 < n ? s[i + 1] : 0;
 		if (c < 0x80) {
 			i++;
-			continue;
+		} else if (c == 0x80 || c == 0xff || i + 1 >= n) {
+			gb_ok = false;
+		} else if ((c2 >= 0x40 && c2 <= 0x7e) || (c2 >= 0x80 && c2 <= 0xfe)) {
+			gb_chars++;
+			gb_common +=
+			    c2 >= 0xa1 && ((c >= 0xb0 && c <= 0xd7) || (c >= 0xa1 && c <= 0xa3));
+			i += 2;
+		} else if (c2 >= 0x30 && c2 <= 0x39 && i + 3 < n && s[i + 2] >= 0x81 &&
+		           s[i + 2] <= 0xfe && s[i + 3] >= 0x30 && s[i + 3] <= 0x39) {
+			gb_chars++;
+			gb_common++;
+			i += 4;
+		} else {
+			gb_ok = false;
 		}
-		if (c < 0x81 || c == 0xff || i + 1 >= n)
-			return false;
-		unsigned c2 = s[i + 1];
-		if (!((c2 >= 0x40 && c2 <= 0x7e) || (c2 >= 0xa1 && c2 <= 0xfe)))
-			return false;
-		chars++;
-		common += c >= 0xa1 && c <= 0xc6;
-		i += 2;
 	}
-	return 2 * common >= chars;
+	for (size_t i = 0; i < n && b5_ok;) { /* Big5: 1 or 2 bytes */
+		unsigned c = s[i], c2 = i + 1 < n ? s[i + 1] : 0;
+		if (c < 0x80) {
+			i++;
+		} else if (c >= 0x81 && c != 0xff && i + 1 < n &&
+		           ((c2 >= 0x40 && c2 <= 0x7e) || (c2 >= 0xa1 && c2 <= 0xfe))) {
+			b5_chars++;
+			b5_common += c >= 0xa1 && c <= 0xc6;
+			i += 2;
+		} else {
+			b5_ok = false;
+		}
+	}
+	gb_ok = gb_ok && 2 * gb_common >= gb_chars;
+	b5_ok = b5_ok && 2 * b5_common >= b5_chars;
+	/* compare the shares: gb_common / gb_chars against b5_common / b5_chars */
+	if (gb_ok && (!b5_ok || gb_common * b5_chars >= b5_common * gb_chars))
+		return "GB18030";
+	return b5_ok ? "BIG5-HKSCS" : NULL;
 }
 
 /* UTF-8 with a few bad bytes (a name cut in the middle of a character, one stray byte): at
@@ -495,32 +518,30 @@ static bool utf8_mostly(const char *in, size_t n)
 
 const char *mime_charset_guess(const char *in, size_t n)
 {
+	const char *cjk;
+
 	if (utf8_mostly(in, n))
 		return "UTF-8";
-	if (gb18030_likely((const unsigned char *)in, n))
-		return "GB18030";
-	if (big5_likely((const unsigned char *)in, n))
-		return "BIG5-HKSCS";
-	return "WINDOWS-1252";
+	cjk = cjk_guess((const unsigned char *)in, n);
+	return cjk ? cjk : "WINDOWS-1252";
 }
 
 static const char *guess_convert(const char *in, size_t n, struct arena *a, size_t *len_r)
 {
 	const unsigned char *p = (const unsigned char *)in;
+	const char *cjk;
 
 	if (n >= 2 && ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff)))
 		return utf16_convert(in, n, a, len_r);
 	if (utf8_mostly(in, n))
 		return utf8_repair(in, n, a, len_r); /* drops a BOM */
-	if (gb18030_likely(p, n))
-		return must_iconv("GB18030", in, n, a, len_r);
-	if (big5_likely(p, n))
-		return must_iconv("BIG5-HKSCS", in, n, a, len_r);
+	if ((cjk = cjk_guess(p, n)) != NULL)
+		return must_iconv(cjk, in, n, a, len_r);
 	return cp1252_convert(in, n, a, len_r);
 }
 
 static const char *convert(const struct cs *cs, const char *in, size_t n, struct arena *a,
-			   size_t *len_r)
+                           size_t *len_r)
 {
 	const char *r;
 
@@ -528,7 +549,7 @@ static const char *convert(const struct cs *cs, const char *in, size_t n, struct
 	case CS_UTF8:
 		return utf8_repair(in, n, a, len_r);
 	case CS_ASCII:
-		if (utf8_valid(in, n))
+		if (utf8_ok(in, n))
 			return copy_out(in, n, a, len_r);
 		return cp1252_convert(in, n, a, len_r);
 	case CS_1252:
@@ -549,7 +570,7 @@ static const char *convert(const struct cs *cs, const char *in, size_t n, struct
 }
 
 const char *mime_to_utf8(const char *charset, const char *in, size_t n, struct arena *a,
-			 size_t *len_r)
+                         size_t *len_r)
 {
 	struct cs cs;
 	size_t dummy;
@@ -583,13 +604,24 @@ static void sb_add(struct sb *b, const char *s, size_t n)
 	b->p[b->n] = '\0';
 }
 
+/* Decoded header text with control characters (an encoded "=0A", a raw NUL) as spaces, so a
+ * display name or subject never carries a line break. */
+static void sb_add_clean(struct sb *b, const char *s, size_t n)
+{
+	size_t start = b->n;
+	sb_add(b, s, n);
+	for (size_t i = start; i < b->n; i++)
+		if ((unsigned char)b->p[i] < 0x20 || b->p[i] == 0x7f)
+			b->p[i] = ' ';
+}
+
 struct word {
 	const char *charset; /* not terminated: charset_len bytes, RFC 2231 "*lang" cut off */
 	size_t charset_len;
-	char enc;            /* 'b' or 'q' */
+	char enc; /* 'b' or 'q' */
 	const char *text;
 	size_t text_len;
-	size_t len;          /* bytes of the whole word */
+	size_t len; /* bytes of the whole word */
 };
 
 static int hexval(int c)
@@ -685,8 +717,9 @@ static void q_feed(const char *s, size_t n, struct sb *out)
 		if (c == '_') {
 			c = ' ';
 		} else if (c == '=' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-			   hexval((unsigned char)s[i + 2]) >= 0) {
-			c = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+		           hexval((unsigned char)s[i + 2]) >= 0) {
+			c = (char)(hexval((unsigned char)s[i + 1]) * 16 +
+			           hexval((unsigned char)s[i + 2]));
 			i += 2;
 		}
 		sb_add(out, &c, 1);
@@ -733,7 +766,7 @@ static size_t run_decode(const char *s, size_t n, struct arena *tmp, struct sb *
 		if (next.charset_len != strlen(cset) ||
 		    strncasecmp(next.charset, cset, next.charset_len) != 0) {
 			u = mime_to_utf8(cset, bytes.p ? bytes.p : "", bytes.n, tmp, &ulen);
-			sb_add(out, u, ulen);
+			sb_add_clean(out, u, ulen);
 			bytes.n = 0;
 			st.bits = st.nbits = 0;
 			memcpy(cset, next.charset, next.charset_len);
@@ -744,7 +777,7 @@ static size_t run_decode(const char *s, size_t n, struct arena *tmp, struct sb *
 	}
 	if (bytes.n > 0) {
 		u = mime_to_utf8(cset, bytes.p, bytes.n, tmp, &ulen);
-		sb_add(out, u, ulen);
+		sb_add_clean(out, u, ulen);
 	}
 	free(bytes.p);
 	return end;
@@ -760,7 +793,7 @@ static bool has_8bit(const char *s, size_t n)
 
 /* Raw header bytes as UTF-8 (charset NULL: guessed). */
 static const char *raw_to_utf8(const char *v, size_t n, const char *charset, struct arena *a,
-			       size_t *len_r)
+                               size_t *len_r)
 {
 	if (!has_8bit(v, n)) {
 		*len_r = n;
@@ -770,7 +803,7 @@ static const char *raw_to_utf8(const char *v, size_t n, const char *charset, str
 }
 
 const char *mime_header_decode(const char *value, size_t n, const char *charset, struct arena *a,
-			       size_t *len_r)
+                               size_t *len_r)
 {
 	struct sb out = {0};
 	const char *u, *r;
@@ -794,9 +827,7 @@ const char *mime_header_decode(const char *value, size_t n, const char *charset,
 			i++;
 			continue;
 		}
-		if (c == '\t')
-			c = ' ';
-		if (c == '\0')
+		if ((unsigned char)c < 0x20 || c == 0x7f) /* tab, NUL, other controls */
 			c = ' ';
 		sb_add(&out, &c, 1);
 		i++;
@@ -812,7 +843,7 @@ const char *mime_header_decode(const char *value, size_t n, const char *charset,
 	r = arena_strndup(a, out.p + s, e - s);
 	*len_r = e - s;
 	free(out.p);
-	if (!utf8_valid(r, *len_r)) /* decoded words are valid; this guards odd input */
+	if (!utf8_ok(r, *len_r)) /* decoded words are valid; this guards odd input */
 		r = utf8_repair(r, *len_r, a, len_r);
 	return r;
 }
@@ -829,7 +860,8 @@ static void rfc2231_relabel(const char *v, size_t n, struct sb *out)
 			while (k < n && (v[k] == ' ' || v[k] == '\t' || v[k] == '"'))
 				k++;
 			cs_start = k;
-			while (k < n && k - cs_start < 40 && is_label_char(lower((unsigned char)v[k])))
+			while (k < n && k - cs_start < 40 &&
+			       is_label_char(lower((unsigned char)v[k])))
 				k++;
 			cs_end = k;
 			if (k < n && v[k] == '\'' && cs_end > cs_start) {
@@ -859,8 +891,7 @@ static void rfc2231_relabel(const char *v, size_t n, struct sb *out)
 	sb_add(out, v + last, n - last);
 }
 
-const char *mime_header_prepare(const char *value, size_t n, const char *charset,
-				struct arena *a)
+const char *mime_header_prepare(const char *value, size_t n, const char *charset, struct arena *a)
 {
 	struct sb out = {0}, fixed = {0};
 	const char *u, *r;
@@ -888,7 +919,7 @@ const char *mime_header_prepare(const char *value, size_t n, const char *charset
 			free(dec.p);
 		}
 		if (u[i] != '\r' && u[i] != '\n') /* unfold (RFC 5322 section 2.2.3) */
-			sb_add(&out, u[i] == '\0' ? " " : u + i, 1);
+			sb_add_clean(&out, u + i, 1);
 		i++;
 	}
 	if (memchr(out.p, '*', out.n) != NULL) {

@@ -972,3 +972,184 @@ def main():
                 name, len(lines), ", " + problem if problem else ""), file=sys.stderr)
             print("\n".join(lines[-200:]), file=sys.stderr)
     sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mail: helpers shared by test_mail_api.py and test_import.py
+
+
+def offline_server(users=(), name=None, domain=DOMAIN, scratch=False):
+    """A Server whose data dir is initialised and has its accounts, but whose daemon is not
+    running: for the mail commands, which work on the files. srv.launch() starts the daemon
+    later; srv.stop() stops it (if running) and removes the dir, as for a started Server.
+    scratch=True puts it in /dev/shm when there is one: for tests that write thousands of
+    files, which some disks (ext4 with online discard) take many seconds to delete."""
+    require_binary()
+    srv = Server(users=users, domain=domain, name=name)
+    where = "/dev/shm" if scratch and os.path.isdir("/dev/shm") and os.access(
+        "/dev/shm", os.W_OK) else None
+    srv.root = tempfile.mkdtemp(prefix="yzproto-", dir=where)
+    os.chmod(srv.root, 0o755)
+    try:
+        srv.data = os.path.join(srv.root, "data0")
+        srv.base = pick_port_base()
+        srv.port = srv.base + 443
+        srv.init()
+        for u in srv.users:
+            srv.add_user(*u)
+    except BaseException:
+        srv.cleanup()
+        raise
+    return srv
+
+
+def service_user(data):
+    """The [server] user of DATA/yizhan.conf: what the daemon and the mail commands run as
+    when started as root."""
+    section = None
+    with open(os.path.join(data, "yizhan.conf"), encoding="utf-8") as f:
+        for line in f:
+            s = line.strip()
+            m = re.match(r"^\[([^\]]+)\]$", s)
+            if m:
+                section = m.group(1)
+            elif section == "server":
+                m = re.match(r"^user\s*=\s*(\S+)", s)
+                if m:
+                    return m.group(1)
+    return "yizhan"
+
+
+def hand_to_service_user(data, *paths):
+    """When the tests run as root the commands drop to the service user: give it paths
+    (recursively) that it must write, such as an export target."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+    pw = pwd.getpwnam(service_user(data))
+    for top in paths:
+        for dirpath, dirs, files in os.walk(top):
+            os.chown(dirpath, pw.pw_uid, pw.pw_gid)
+            for fn in files:
+                os.chown(os.path.join(dirpath, fn), pw.pw_uid, pw.pw_gid)
+
+
+def cli_dir(data, path):
+    """A new directory the mail commands may write into (export targets)."""
+    os.makedirs(path, exist_ok=True)
+    hand_to_service_user(data, path)
+    return path
+
+
+def conf_append(data, section, lines):
+    """Add `[section]` with `key = value` lines to DATA/yizhan.conf (a section may appear
+    only once there, so each test adds a section at most once)."""
+    with open(os.path.join(data, "yizhan.conf"), "a", encoding="utf-8") as f:
+        f.write("\n[%s]\n" % section)
+        for k, v in lines.items():
+            f.write("%s = %s\n" % (k, v))
+
+
+def account_id(data, address):
+    db = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(os.path.join(data,
+                                                                          "directory.db")),
+                         uri=True)
+    try:
+        row = db.execute("SELECT id FROM accounts WHERE address = ?", (address,)).fetchone()
+    finally:
+        db.close()
+    if row is None:
+        raise AssertionError("no account %s in directory.db" % address)
+    return row[0]
+
+
+def account_dir(data, address):
+    """DATA/accounts/<shard>/<id>: the account's mail.db, mail.log and index/."""
+    aid = account_id(data, address)
+    return os.path.join(data, "accounts", "%02x" % (aid & 0xFF), str(aid))
+
+
+def sql_write(data, relpath, sql, params=()):
+    """One write to a database of the data dir (the daemon may be running: SQLite's locking
+    makes that safe). As root, the files go back to the service user afterwards, so that a
+    -wal or -shm file this connection created does not lock the daemon out."""
+    path = os.path.join(data, relpath)
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        db.execute(sql, params)
+        db.commit()
+    finally:
+        db.close()
+    if os.geteuid() == 0:
+        import pwd
+        pw = pwd.getpwnam(service_user(data))
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            if os.path.exists(path + suffix):
+                os.chown(path + suffix, pw.pw_uid, pw.pw_gid)
+
+
+def sql_read(path, sql, params=()):
+    db = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(path), uri=True, timeout=30)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def token_add(srv, address, *scopes, name="proto-tests"):
+    """`yizhan token add`: the bearer token (printed once on stdout)."""
+    args = ["token", "add", "--data", srv.data, address, "--name", name]
+    for s in scopes:
+        args += ["--scope", s]
+    cp = run_cli(args)
+    if cp.returncode != 0:
+        raise ServerError("token add failed (%d): %s%s" % (cp.returncode, cp.stdout, cp.stderr))
+    return cp.stdout.strip().splitlines()[-1].strip()
+
+
+def wait_indexed(get, timeout=90.0):
+    """Poll GET /api/v1/search until `pending` (index jobs not yet done) is 0. get is a
+    function path -> Resp (Session.get, or one that sends a bearer token)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = get("/api/v1/search?q=&limit=1")
+        if last.status != 200:
+            raise AssertionError("GET /api/v1/search answered %r" % (last,))
+        if last.json().get("pending") == 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the index still has %r pending jobs after %.0fs" % (
+        last.json().get("pending") if last else None, timeout))
+
+
+def encoded_word(text, charset, enc="B"):
+    """One RFC 2047 encoded word of text in charset ('B' base64 or 'Q')."""
+    raw = text.encode(charset) if isinstance(text, str) else text
+    if enc.upper() == "B":
+        return "=?%s?B?%s?=" % (charset, base64.b64encode(raw).decode("ascii"))
+    out = []
+    for b in raw:
+        c = chr(b)
+        if c == " ":
+            out.append("_")
+        elif c.isalnum() and b < 0x80:
+            out.append(c)
+        else:
+            out.append("=%02X" % b)
+    return "=?%s?Q?%s?=" % (charset, "".join(out))
+
+
+def b64_body(data, crlf=True):
+    """Base64 in 76-character lines, as MIME writes it."""
+    nl = "\r\n" if crlf else "\n"
+    s = base64.b64encode(data).decode("ascii")
+    return nl.join(s[i:i + 76] for i in range(0, len(s), 76)) + nl
+
+
+def rfc2231(text, charset="UTF-8"):
+    """charset''percent-encoded (RFC 2231 extended value)."""
+    raw = text.encode(charset)
+    return "%s''%s" % (charset, "".join(
+        chr(b) if (chr(b).isalnum() and b < 0x80) or chr(b) in "-._~" else "%%%02X" % b
+        for b in raw))

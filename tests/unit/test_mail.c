@@ -647,6 +647,35 @@ static void test_rebuild_from_log(void **state)
 	for (int i = 0; i < 10; i++)
 		put(f, i < 7 ? f->inbox : proj, make_msg(f->a, "rebuild", NULL, 700 + i), 50 + i);
 	assert_int_equal(mail_check_db(f->ms, 42, &err), 0);
+	/* the journal follows copies, moves, folder renames, deletes and purges */
+	{
+		int64_t ids[3], copy, tmp, archive;
+		struct mail_list_q q = {.folder_id = f->inbox, .limit = 3};
+		struct mail_msg *v;
+		size_t k;
+		const char *next;
+		int64_t total, purged;
+		assert_int_equal(mail_list(f->mb, &q, f->a, &v, &k, &next, &total, &err), 0);
+		for (size_t i = 0; i < 3; i++)
+			ids[i] = v[i].id;
+		assert_int_equal(mail_folder_by_special(f->mb, MAIL_ARCHIVE, &archive, &err), 0);
+		/* a copy into Archive, then the original expunged and purged: the copy stays */
+		assert_int_equal(mail_copy(f->mb, &ids[0], 1, archive, &copy, NULL, &err), 0);
+		assert_int_equal(mail_expunge(f->mb, &ids[0], 1, &err), 0);
+		assert_int_equal(mail_purge(f->mb, time_now() + 31 * 86400, &purged, &err), 0);
+		assert_int_equal(purged, 1);
+		/* a move into a folder that is then renamed */
+		assert_int_equal(mail_folder_create(f->mb, 0, "临时", &tmp, &err), 0);
+		assert_int_equal(mail_move(f->mb, &ids[1], 1, tmp, NULL, &err), 0);
+		assert_int_equal(mail_folder_rename(f->mb, tmp, proj, "改名", &err), 0);
+		/* a message in a deleted folder ends up in Trash */
+		{
+			int64_t gone;
+			assert_int_equal(mail_folder_create(f->mb, 0, "Gone", &gone, &err), 0);
+			assert_int_equal(mail_move(f->mb, &ids[2], 1, gone, NULL, &err), 0);
+			assert_int_equal(mail_folder_delete(f->mb, gone, &err), 0);
+		}
+	}
 	close_store(f);
 	/* lose the database */
 	snprintf(path, sizeof(path), "%s/accounts/2a/42/mail.db", f->dir);
@@ -658,13 +687,19 @@ static void test_rebuild_from_log(void **state)
 	}
 	assert_int_equal(mail_check_db(f->ms, 42, &err), -1);
 	assert_int_equal(mail_rebuild_from_log(f->ms, 42, &n, &err), 0);
-	assert_int_equal(n, 10);
+	assert_int_equal(n, 10); /* 10 stored + 1 copy - 1 purged */
 	assert_int_equal(mailbox_open(f->ms, 42, 0, &f->mb, &err), 0);
 	assert_int_equal(mail_folder_by_special(f->mb, MAIL_INBOX, &f->inbox, &err), 0);
-	assert_int_equal(folder(f, f->inbox).total, 7);
+	assert_int_equal(folder(f, f->inbox).total, 4);
 	assert_int_equal(mail_folder_by_path(f->mb, "归档/2023", &found, &err), 0);
 	fo = folder(f, found);
 	assert_int_equal(fo.total, 3);
+	assert_int_equal(mail_folder_by_path(f->mb, "归档/2023/改名", &found, &err), 0);
+	assert_int_equal(folder(f, found).total, 1);
+	assert_int_equal(mail_folder_by_special(f->mb, MAIL_ARCHIVE, &found, &err), 0);
+	assert_int_equal(folder(f, found).total, 1);
+	assert_int_equal(mail_folder_by_special(f->mb, MAIL_TRASH, &found, &err), 0);
+	assert_int_equal(folder(f, found).total, 1);
 	assert_int_equal(mail_check_db(f->ms, 42, &err), 0);
 }
 
