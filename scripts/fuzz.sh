@@ -4,7 +4,7 @@
 #
 # Usage: scripts/fuzz.sh [--keep-going] [SECONDS] [TARGET...]
 #   SECONDS       run time per target (default 60)
-#   TARGET        cfg route scram b64 (default: all)
+#   TARGET        cfg route scram b64 mime query (default: all)
 #   --keep-going  libFuzzer fork mode: carry on after a crash and collect every crasher
 #                 (default: stop a target at its first crash)
 # Environment: FUZZ_ARGS adds libFuzzer flags, e.g. FUZZ_ARGS=-only_ascii=1 to step past a
@@ -20,7 +20,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD="$ROOT/build-fuzz"
-ALL_TARGETS=(cfg route scram b64)
+ALL_TARGETS=(cfg route scram b64 mime query)
 SECS=60
 KEEP_GOING=0
 TARGETS=()
