@@ -17,6 +17,10 @@ struct metrics;
 struct api_state;
 struct mail_store;
 struct search_indexer;
+struct mta_queue;
+struct dns_resolver;
+struct mailauth;
+struct mta_delivery;
 
 struct app {
 	struct config cfg;
@@ -28,6 +32,10 @@ struct app {
 	struct api_state *api;
 	struct mail_store *mail;         /* the mail store (accounts' mail.db + blobs) */
 	struct search_indexer *indexer;  /* background indexing thread */
+	struct mta_queue *queue;         /* the mail queue (store/queue.h) */
+	struct dns_resolver *dns;        /* MX/TXT lookups (mta/dns.h) */
+	struct mailauth *mailauth;       /* SPF, DKIM, DMARC (mta/mailauth.h) */
+	struct mta_delivery *delivery;   /* delivery workers (mta/deliver.h) */
 	unsigned char secret[32]; /* per-process: fake salts, throttling keys */
 	const struct route *routes;
 	size_t nroutes;

@@ -65,6 +65,36 @@ static const struct key keys[] = {
 	INT("mime", "max_parts", mime_max_parts, 1, 1000000),
 	INT("mime", "max_depth", mime_max_depth, 1, 1000),
 	INT("mime", "max_text", mime_max_text, 1024, 256 << 20),
+	INT("smtp", "port", smtp_port, 0, 65535),
+	INT("smtp", "submission_port", submission_port, 0, 65535),
+	INT("smtp", "submissions_port", submissions_port, 0, 65535),
+	INT("smtp", "max_sessions", smtp_max_sessions, 1, 100000),
+	INT("smtp", "max_per_ip", smtp_max_per_ip, 1, 100000),
+	INT("smtp", "max_line", smtp_max_line, 512, 65536),
+	INT("smtp", "max_message", smtp_max_message, 1024, (int64_t)1 << 31),
+	INT("smtp", "max_recipients", smtp_max_recipients, 1, 100000),
+	INT("smtp", "max_errors", smtp_max_errors, 1, 1000),
+	INT("smtp", "max_bad_recipients", smtp_max_bad_rcpts, 1, 1000),
+	INT("smtp", "max_commands", smtp_max_commands, 10, 1000000),
+	INT("smtp", "timeout", smtp_timeout, 1, 3600),
+	INT("smtp", "data_timeout", smtp_data_timeout, 1, 3600),
+	INT("smtp", "tarpit_ms", smtp_tarpit_ms, 0, 60000),
+	INT("smtp", "messages_per_hour", smtp_msgs_per_hour, 1, 1000000),
+	STR("smtp", "banner", smtp_banner),
+	INT("queue", "workers", queue_workers, 1, 256),
+	INT("queue", "lifetime_hours", queue_lifetime_hours, 1, 24 * 60),
+	INT("queue", "delay_warning_hours", queue_delay_warn_hours, 1, 24 * 30),
+	STR("queue", "relay_host", relay_host),
+	INT("queue", "relay_port", relay_port, 1, 65535),
+	STR("queue", "relay_user", relay_user),
+	STR("queue", "relay_password", relay_password),
+	INT("queue", "remote_port", remote_port, 1, 65535),
+	INT("queue", "remote_timeout", remote_timeout, 1, 3600),
+	STR("dns", "servers", dns_servers),
+	INT("dns", "timeout", dns_timeout, 1, 60),
+	STR("mailauth", "dmarc_reject", dmarc_reject),
+	STR("mailauth", "dmarc_quarantine", dmarc_quarantine),
+	STR("mailauth", "spf_fail", spf_fail),
 };
 
 void config_defaults(struct config *c, const char *data_dir, int64_t port_base)
@@ -106,6 +136,29 @@ void config_defaults(struct config *c, const char *data_dir, int64_t port_base)
 	c->mime_max_parts = 10000;
 	c->mime_max_depth = 64;
 	c->mime_max_text = 4 << 20;
+	c->smtp_max_sessions = 1000;
+	c->smtp_max_per_ip = 50;
+	c->smtp_max_line = 2048;
+	c->smtp_max_message = 50 << 20;
+	c->smtp_max_recipients = 500;
+	c->smtp_max_errors = 10;
+	c->smtp_max_bad_rcpts = 5;
+	c->smtp_max_commands = 10000;
+	c->smtp_timeout = 300;
+	c->smtp_data_timeout = 180;
+	c->smtp_tarpit_ms = 1000;
+	c->smtp_msgs_per_hour = 500;
+	snprintf(c->smtp_banner, sizeof(c->smtp_banner), "ESMTP Yizhan");
+	c->queue_workers = 4;
+	c->queue_lifetime_hours = 120;
+	c->queue_delay_warn_hours = 4;
+	c->relay_port = 25;
+	c->remote_port = 25;
+	c->remote_timeout = 60;
+	c->dns_timeout = 5;
+	snprintf(c->dmarc_reject, sizeof(c->dmarc_reject), "reject");
+	snprintf(c->dmarc_quarantine, sizeof(c->dmarc_quarantine), "quarantine");
+	snprintf(c->spf_fail, sizeof(c->spf_fail), "tag");
 }
 
 static bool is_hex_color(const char *v)
@@ -186,6 +239,22 @@ int config_load(struct config *c, const char *data_dir, struct err *err)
 		return -1;
 	if (c->https_port == 0)
 		c->https_port = c->port_base + 443;
+	if (c->smtp_port == 0)
+		c->smtp_port = c->port_base + 25;
+	if (c->submission_port == 0)
+		c->submission_port = c->port_base + 587;
+	if (c->submissions_port == 0)
+		c->submissions_port = c->port_base + 465;
+	{
+		const char *pol[] = {c->dmarc_reject, c->dmarc_quarantine, c->spf_fail};
+		const char *names[] = {"dmarc_reject", "dmarc_quarantine", "spf_fail"};
+		for (size_t i = 0; i < 3; i++)
+			if (strcmp(pol[i], "reject") != 0 && strcmp(pol[i], "quarantine") != 0 &&
+			    strcmp(pol[i], "tag") != 0)
+				return err_set(err, ERR_INVALID,
+					       "%s: key 'mailauth.%s': expected reject, quarantine or tag",
+					       c->path, names[i]);
+	}
 	if (c->https_port > 65535)
 		return err_set(err, ERR_INVALID, "%s: key 'server.port_base': port %lld too large",
 			       c->path, (long long)c->https_port);

@@ -70,6 +70,44 @@ struct config {
 	int64_t mime_max_depth;
 	int64_t mime_max_text;
 
+	/* [smtp] listeners and session limits (server/smtp/) */
+	int64_t smtp_port;        /* 0: port_base + 25 */
+	int64_t submission_port;  /* 0: port_base + 587 */
+	int64_t submissions_port; /* 0: port_base + 465 */
+	int64_t smtp_max_sessions;
+	int64_t smtp_max_per_ip;
+	int64_t smtp_max_line;        /* command line bytes, CRLF excluded (RFC 5321: 512) */
+	int64_t smtp_max_message;     /* bytes; also SIZE in EHLO */
+	int64_t smtp_max_recipients;  /* per message */
+	int64_t smtp_max_errors;      /* bad commands before the session is dropped */
+	int64_t smtp_max_bad_rcpts;   /* unknown recipients before the session is dropped */
+	int64_t smtp_max_commands;    /* per session */
+	int64_t smtp_timeout;         /* seconds idle in any command state */
+	int64_t smtp_data_timeout;    /* seconds between data chunks */
+	int64_t smtp_tarpit_ms;       /* delay per unknown recipient, growing */
+	int64_t smtp_msgs_per_hour;   /* per authenticated user (submission, web) */
+	char smtp_banner[128];        /* greeting text after the host name */
+
+	/* [queue] */
+	int64_t queue_workers;        /* delivery threads */
+	int64_t queue_lifetime_hours; /* then a bounce */
+	int64_t queue_delay_warn_hours;
+	char relay_host[256];         /* smarthost for all remote mail ("" = MX lookup) */
+	int64_t relay_port;
+	char relay_user[320];
+	char relay_password[256];
+	int64_t remote_port;          /* port of remote MXs (25; tests use another) */
+	int64_t remote_timeout;       /* seconds per SMTP client step */
+
+	/* [dns] */
+	char dns_servers[256];        /* "127.0.0.1:5353 ..."; "" = /etc/resolv.conf */
+	int64_t dns_timeout;
+
+	/* [mailauth] */
+	char dmarc_reject[16];        /* reject | quarantine | tag */
+	char dmarc_quarantine[16];
+	char spf_fail[16];
+
 	/* [brand.DOMAIN] */
 	struct brand brands[CONFIG_MAX_BRANDS];
 	size_t nbrands;

@@ -22,7 +22,12 @@
 #include "maint.h"
 #include "metrics.h"
 #include "router.h"
+#include "mta/deliver.h"
+#include "mta/dns.h"
+#include "mta/mailauth.h"
 #include "search/index.h"
+#include "smtp/smtp.h"
+#include "store/queue.h"
 #include "store/audit.h"
 #include "store/mail.h"
 #include "store/auth.h"
@@ -48,6 +53,34 @@ static enum log_level level_of(const char *s)
 
 static struct maint *maint;
 
+static enum mailauth_policy policy_of(const char *s)
+{
+	return strcmp(s, "reject") == 0       ? MAILAUTH_REJECT
+	       : strcmp(s, "quarantine") == 0 ? MAILAUTH_QUARANTINE
+					      : MAILAUTH_TAG;
+}
+
+/* The queue shares the mail store's blobs, so a delivered message costs no copy. */
+static int open_mta(struct app *app, struct err *err)
+{
+	struct mta_queue_opts qo;
+	struct mailauth_opts mo = {
+		.authserv_id = app->cfg.hostname,
+		.dmarc_reject = policy_of(app->cfg.dmarc_reject),
+		.dmarc_quarantine = policy_of(app->cfg.dmarc_quarantine),
+		.spf_fail = policy_of(app->cfg.spf_fail),
+	};
+
+	mta_queue_opts_default(&qo);
+	qo.lifetime_s = app->cfg.queue_lifetime_hours * 3600;
+	qo.delay_warn_s = app->cfg.queue_delay_warn_hours * 3600;
+	if (mta_queue_open(app->cfg.data_dir, &qo, mail_store_blobs(app->mail), &app->queue, err) < 0 ||
+	    dns_resolver_new(app->cfg.dns_servers, (int)app->cfg.dns_timeout, &app->dns, err) < 0 ||
+	    mailauth_new(&mo, app->dns, &app->mailauth, err) < 0)
+		return -1;
+	return mta_delivery_start(app, &app->delivery, err);
+}
+
 /* Templates and assets are read before privileges drop (the install tree may not be readable
  * by the service user); databases are opened after, so every file they create is its own. */
 static int open_app(struct app *app, const char *data)
@@ -59,7 +92,8 @@ static int open_app(struct app *app, const char *data)
 	if (store_open(data, false, &app->store, &err) < 0 ||
 	    store_audit_open(data, &app->audit, &err) < 0 ||
 	    mail_store_open(data, &mo, &app->mail, &err) < 0 ||
-	    search_indexer_start(app->mail, &app->indexer, &err) < 0)
+	    search_indexer_start(app->mail, &app->indexer, &err) < 0 ||
+	    open_mta(app, &err) < 0)
 		return cli_fail("%s", err.msg);
 	maint = maint_start(app->mail);
 	app->auth_cache = auth_cache_new((size_t)app->cfg.auth_cache_entries,
@@ -75,6 +109,10 @@ static int open_app(struct app *app, const char *data)
 
 static void close_app(struct app *app)
 {
+	mta_delivery_stop(&app->delivery);
+	mailauth_free(&app->mailauth);
+	dns_resolver_free(&app->dns);
+	mta_queue_close(&app->queue);
 	maint_stop(&maint);
 	search_indexer_stop(&app->indexer);
 	mail_store_close(&app->mail);
@@ -131,6 +169,8 @@ int cli_serve(int argc, char **argv)
 	};
 	struct app app;
 	struct http_server *srv = NULL;
+	struct smtp_server *smtp = NULL;
+	int smtp_fds[SMTP_NKINDS] = {-1, -1, -1};
 	const char *data = NULL;
 	struct err err;
 	sigset_t set;
@@ -161,13 +201,21 @@ int cli_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (http_listen(app.cfg.listen, (int)app.cfg.https_port, &fd, &err) < 0)
 		return cli_fail("%s", err.msg);
+	{
+		const int64_t ports[SMTP_NKINDS] = {app.cfg.smtp_port, app.cfg.submission_port,
+						    app.cfg.submissions_port};
+		for (int k = 0; k < SMTP_NKINDS; k++)
+			if (http_listen(app.cfg.listen, (int)ports[k], &smtp_fds[k], &err) < 0)
+				return cli_fail("%s", err.msg);
+	}
 	if (web_open(&app.cfg, &app.web, &err) < 0)
 		return cli_fail("%s", err.msg);
 	if (geteuid() == 0 && cli_drop_privileges(&app.cfg) != 0)
 		return 1;
 	if (open_app(&app, data) != 0)
 		return 1;
-	if (http_start(&app, fd, &srv, &err) < 0) {
+	if (http_start(&app, fd, &srv, &err) < 0 || smtp_server_start(&app, smtp_fds, &smtp, &err) < 0) {
+		http_stop(&srv, 0);
 		close_app(&app);
 		return cli_fail("%s", err.msg);
 	}
@@ -183,6 +231,7 @@ int cli_serve(int argc, char **argv)
 		log_info("serve", "signal=%d msg=\"stopping\"", sig);
 		break;
 	}
+	smtp_server_stop(&smtp);
 	http_stop(&srv, 0);
 	close_app(&app);
 	log_info("serve", "msg=\"stopped\"");

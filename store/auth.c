@@ -137,3 +137,36 @@ int auth_check_password(struct store *st, struct auth_cache *c, const char *addr
 		cache_put(c, acct, mac);
 	return 0;
 }
+
+int auth_check_mail_password(struct store *st, struct auth_cache *c, const char *address,
+			     const char *password, struct store_account *acct, int64_t *app_id_r,
+			     struct err *err)
+{
+	struct store_mail_settings ms;
+	struct store_apppw_secret apps[32];
+	size_t napps = 0;
+	struct err lerr;
+
+	*app_id_r = 0;
+	if (store_account_get(st, address, acct, &lerr) == 0 && !acct->disabled &&
+	    store_mail_settings_get(st, acct->id, &ms, NULL) == 0 && ms.require_app_password) {
+		/* the account password is not good enough for mail clients: only app passwords */
+	} else if (auth_check_password(st, c, address, password, acct, &lerr) == 0) {
+		return 0;
+	} else if (lerr.code != ERR_AUTH) {
+		return err_set(err, lerr.code, "%s", lerr.msg);
+	}
+	if (store_account_get(st, address, acct, NULL) < 0 || acct->disabled)
+		return err_set(err, ERR_AUTH, "authentication failed");
+	if (store_apppw_secrets(st, acct->id, apps, ARRAY_LEN(apps), &napps, NULL) < 0)
+		return err_set(err, ERR_AUTH, "authentication failed");
+	/* app passwords are made by us (16 plain characters): no SASLprep needed */
+	for (size_t i = 0; i < napps; i++) {
+		if (scram_secret_check(&apps[i].secret, password, strlen(password))) {
+			*app_id_r = apps[i].id;
+			(void)!store_apppw_used(st, apps[i].id, NULL);
+			return 0;
+		}
+	}
+	return err_set(err, ERR_AUTH, "authentication failed");
+}

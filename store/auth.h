@@ -31,4 +31,11 @@ int auth_check_password(struct store *st, struct auth_cache *c, const char *addr
 			const char *password, struct store_account *acct,
 			struct err *err) YZ_WUR;
 
+/* For SMTP/IMAP/POP3 PLAIN and LOGIN: the account password (unless the account must use app
+ * passwords) or one of its app passwords. *app_id_r is the app password's id, or 0 when the
+ * account password matched. Same error for everything that fails (ERR_AUTH). */
+int auth_check_mail_password(struct store *st, struct auth_cache *c, const char *address,
+			     const char *password, struct store_account *acct, int64_t *app_id_r,
+			     struct err *err) YZ_WUR;
+
 #endif

@@ -157,4 +157,84 @@ int store_setting_get(struct store *st, const char *key, char *out, size_t outsz
 int store_setting_set(struct store *st, const char *key, const char *value,
 		      struct err *err) YZ_WUR;
 
+/* ---- mail routing and settings (store_mail.c) ---- */
+
+/* Aliases: another address for an account, also in another hosted domain. */
+int store_alias_add(struct store *st, const char *alias, int64_t account_id, bool can_send,
+		    struct err *err) YZ_WUR;
+int store_alias_delete(struct store *st, const char *alias, struct err *err) YZ_WUR;
+typedef void store_alias_fn(void *ctx, const char *alias, const char *account, bool can_send);
+int store_alias_list(struct store *st, store_alias_fn *fn, void *ctx, struct err *err) YZ_WUR;
+/* Is address an alias of account_id that may be sent as? */
+bool store_alias_can_send(struct store *st, const char *address, int64_t account_id);
+
+/* Groups (the organisation's, e.g. all@) and distribution lists: members are addresses,
+ * local (accounts, aliases, other lists) or outside. */
+int store_list_add(struct store *st, const char *address, const char *name, bool group,
+		   struct err *err) YZ_WUR;
+int store_list_member(struct store *st, const char *list, const char *member, bool add,
+		      struct err *err) YZ_WUR;
+typedef int store_member_fn(void *ctx, const char *member); /* non-zero stops */
+int store_list_members(struct store *st, const char *list, store_member_fn *fn, void *ctx,
+		       struct err *err) YZ_WUR;
+typedef void store_list_fn(void *ctx, const char *address, const char *name, bool group,
+			   int64_t members);
+int store_lists_each(struct store *st, store_list_fn *fn, void *ctx, struct err *err) YZ_WUR;
+
+enum store_rcpt_kind {
+	STORE_RCPT_NONE = 0,
+	STORE_RCPT_ACCOUNT = 1,
+	STORE_RCPT_ALIAS = 2, /* id is the account's */
+	STORE_RCPT_LIST = 3,  /* id is the list's */
+};
+struct store_rcpt {
+	enum store_rcpt_kind kind;
+	int64_t id;
+	bool disabled, is_admin;
+};
+/* What a normalised address is here (kind NONE if nothing). */
+int store_rcpt_lookup(struct store *st, const char *address, struct store_rcpt *out,
+		      struct err *err) YZ_WUR;
+
+struct store_mail_settings {
+	char forward_to[STORE_ADDR_MAX + 1]; /* "" = off */
+	bool forward_keep;                   /* keep a copy when forwarding */
+	bool vacation_on;
+	char vacation_subject[256];
+	char vacation_body[8192];
+	int64_t vacation_start, vacation_end; /* unix seconds, 0 = open */
+	int64_t vacation_period;              /* one reply per sender per period */
+	bool require_app_password;            /* mail clients must use app passwords */
+};
+int store_mail_settings_get(struct store *st, int64_t account_id,
+			    struct store_mail_settings *out, struct err *err) YZ_WUR;
+int store_mail_settings_set(struct store *st, int64_t account_id,
+			    const struct store_mail_settings *s, struct err *err) YZ_WUR;
+/* Should a vacation reply go to sender now? Records it when yes (once per period). */
+int store_vacation_claim(struct store *st, int64_t account_id, const char *sender, int64_t now,
+			 int64_t period, bool *reply_r, struct err *err) YZ_WUR;
+
+/* App passwords (授权码): per client or device, shown once, revocable. The password is made
+ * here (16 characters) and stored only as a SCRAM-SHA-256 secret. */
+int store_apppw_add(struct store *st, int64_t account_id, const char *name, char password_r[33],
+		    unsigned iterations, int64_t *id_r, struct err *err) YZ_WUR;
+typedef void store_apppw_fn(void *ctx, int64_t id, const char *name, int64_t created,
+			    int64_t last_used);
+int store_apppw_list(struct store *st, int64_t account_id, store_apppw_fn *fn, void *ctx,
+		     struct err *err) YZ_WUR;
+int store_apppw_revoke(struct store *st, int64_t account_id, int64_t id, struct err *err) YZ_WUR;
+struct store_apppw_secret {
+	int64_t id;
+	struct scram_secret secret;
+};
+int store_apppw_secrets(struct store *st, int64_t account_id, struct store_apppw_secret *v,
+			size_t max, size_t *n_r, struct err *err) YZ_WUR;
+int store_apppw_used(struct store *st, int64_t id, struct err *err) YZ_WUR;
+
+/* DKIM signing keys, one per domain. */
+int store_dkim_set(struct store *st, const char *domain, const char *selector,
+		   const char *key_pem, struct err *err) YZ_WUR;
+int store_dkim_get(struct store *st, const char *domain, char *selector, size_t selsz,
+		   char **key_pem_r, struct err *err) YZ_WUR;
+
 #endif

@@ -1,0 +1,48 @@
+/* dns.h: the DNS lookups mail needs (MX, A/AAAA, TXT), over glibc's resolver (libresolv).
+ *
+ * The servers come from yizhan.conf ([dns] servers = "127.0.0.1:5353 ..."), or from
+ * /etc/resolv.conf when that is empty, so tests can point every lookup (delivery, SPF, DKIM,
+ * DMARC) at a local dnsmasq. Thread-safe: each call uses its own resolver state.
+ *
+ * Errors: ERR_NOTFOUND for NXDOMAIN or no data of that type (a permanent answer), ERR_IO for
+ * a timeout or SERVFAIL (try again later), ERR_INVALID for a malformed name. */
+#ifndef YZ_DNS_H
+#define YZ_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/arena.h"
+#include "lib/err.h"
+
+#define DNS_MAX_SERVERS 3
+
+struct dns_resolver;
+
+/* servers: space-separated "IP" or "IP:PORT" (IPv4), or NULL / "" for the system's. */
+int dns_resolver_new(const char *servers, int timeout_s, struct dns_resolver **r_r,
+		     struct err *err) YZ_WUR;
+void dns_resolver_free(struct dns_resolver **rp);
+
+struct dns_mx {
+	int pref;
+	const char *host; /* without the trailing dot */
+};
+
+/* MX records sorted by preference (equal preferences in random order, RFC 5321 5.1). A domain
+ * with no MX but an address gets one implicit MX: itself. A "null MX" (RFC 7505: "0 .") gives
+ * ERR_DENIED: the domain accepts no mail. */
+int dns_mx(struct dns_resolver *r, const char *domain, struct arena *a, struct dns_mx **v_r,
+	   size_t *n_r, struct err *err) YZ_WUR;
+/* IPv4 and IPv6 addresses as text. */
+int dns_addrs(struct dns_resolver *r, const char *host, struct arena *a, const char ***v_r,
+	      size_t *n_r, struct err *err) YZ_WUR;
+/* TXT records, each with its character-strings joined. */
+int dns_txt(struct dns_resolver *r, const char *name, struct arena *a, const char ***v_r,
+	    size_t *n_r, struct err *err) YZ_WUR;
+/* A raw answer for a name and type (for the SPF and DKIM libraries' DNS hooks): the reply
+ * message in *ans_r (arena), its length, and the rcode. */
+int dns_raw(struct dns_resolver *r, const char *name, int type, struct arena *a,
+	    unsigned char **ans_r, int *len_r, struct err *err) YZ_WUR;
+
+#endif

@@ -1,0 +1,794 @@
+/* The mail queue (queue.h): DATA/queue.db, blobs, and the committer thread that makes
+ * concurrent submissions durable together. */
+#include "queue.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blob.h"
+#include "db.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define BATCH_MAX 256
+#define BATCH_BYTES (64u << 20)
+
+static const char *const migrations[] = {
+	"CREATE TABLE messages ("
+	"  id INTEGER PRIMARY KEY,"
+	"  qid TEXT NOT NULL UNIQUE,"
+	"  blob TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  envid TEXT,"
+	"  ret_full INTEGER NOT NULL DEFAULT 0,"
+	"  smtputf8 INTEGER NOT NULL DEFAULT 0,"
+	"  eightbit INTEGER NOT NULL DEFAULT 0,"
+	"  source INTEGER NOT NULL,"
+	"  client_ip TEXT NOT NULL DEFAULT '',"
+	"  helo TEXT NOT NULL DEFAULT '',"
+	"  auth_user TEXT,"
+	"  account_id INTEGER NOT NULL DEFAULT 0,"
+	"  received INTEGER NOT NULL,"
+	"  junk INTEGER NOT NULL DEFAULT 0,"
+	"  delay_told INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE rcpts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  msg_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+	"  rcpt TEXT NOT NULL,"
+	"  orcpt TEXT,"
+	"  notify INTEGER NOT NULL DEFAULT 0,"
+	"  state INTEGER NOT NULL DEFAULT 0,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_try INTEGER NOT NULL,"
+	"  code INTEGER NOT NULL DEFAULT 0,"
+	"  text TEXT NOT NULL DEFAULT '',"
+	"  last_try INTEGER NOT NULL DEFAULT 0,"
+	"  told INTEGER NOT NULL DEFAULT 0);" /* a failure DSN went out (or none is due) */
+	"CREATE INDEX rcpts_due ON rcpts(next_try) WHERE state = 0;"
+	"CREATE INDEX rcpts_msg ON rcpts(msg_id);"
+	"CREATE INDEX rcpts_untold ON rcpts(msg_id) WHERE state = 2 AND told = 0;",
+};
+
+struct pending {
+	struct pending *next;
+	const struct mta_envelope *env;
+	const char *data;
+	size_t len;
+	mta_submit_done *done;
+	void *ctx;
+	char qid[MTA_QID_LEN];
+	char blob[BLOB_HEX];
+	int status;
+	struct err err;
+};
+
+struct mta_queue {
+	struct db *db;
+	struct blob_store *blobs;
+	bool own_blobs;
+	struct mta_queue_opts opts;
+	/* the committer */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work, kicked;
+	struct pending *head, **tail;
+	bool stop;
+	unsigned kicks;
+};
+
+void mta_queue_opts_default(struct mta_queue_opts *o)
+{
+	o->lifetime_s = 5 * 86400;
+	o->delay_warn_s = 4 * 3600;
+}
+
+/* ---- committing ---- */
+
+static int insert_one(struct mta_queue *q, struct pending *p, int64_t now, struct err *err)
+{
+	const struct mta_envelope *e = p->env;
+	sqlite3_stmt *s;
+	int64_t id;
+
+	if (db_prepare(q->db,
+		       "INSERT INTO messages (qid, blob, size, sender, envid, ret_full, smtputf8,"
+		       " eightbit, source, client_ip, helo, auth_user, account_id, received, junk)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+		       &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, p->qid);
+	db_bind_text(s, 2, p->blob);
+	sqlite3_bind_int64(s, 3, (int64_t)p->len);
+	db_bind_text(s, 4, e->sender ? e->sender : "");
+	db_bind_text(s, 5, e->envid);
+	sqlite3_bind_int(s, 6, e->ret_full);
+	sqlite3_bind_int(s, 7, e->smtputf8);
+	sqlite3_bind_int(s, 8, e->eightbit);
+	sqlite3_bind_int(s, 9, (int)e->source);
+	db_bind_text(s, 10, e->client_ip ? e->client_ip : "");
+	db_bind_text(s, 11, e->helo ? e->helo : "");
+	db_bind_text(s, 12, e->auth_user);
+	sqlite3_bind_int64(s, 13, e->account_id);
+	sqlite3_bind_int64(s, 14, now);
+	sqlite3_bind_int(s, 15, e->junk);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_err(db_conn(q->db, NULL), err, "queue insert");
+		db_done(q->db, s);
+		return -1;
+	}
+	db_done(q->db, s);
+	id = sqlite3_last_insert_rowid(db_conn(q->db, NULL));
+	for (size_t i = 0; i < e->nrcpts; i++) {
+		if (db_prepare(q->db,
+			       "INSERT INTO rcpts (msg_id, rcpt, orcpt, notify, next_try) VALUES"
+			       " (?, ?, ?, ?, ?)",
+			       &s, err) < 0)
+			return -1;
+		sqlite3_bind_int64(s, 1, id);
+		db_bind_text(s, 2, e->rcpts[i].address);
+		db_bind_text(s, 3, e->rcpts[i].orcpt);
+		sqlite3_bind_int(s, 4, (int)e->rcpts[i].notify);
+		sqlite3_bind_int64(s, 5, e->not_before > now ? e->not_before : now);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			db_err(db_conn(q->db, NULL), err, "queue insert recipient");
+			db_done(q->db, s);
+			return -1;
+		}
+		db_done(q->db, s);
+	}
+	return 0;
+}
+
+/* Make a batch durable: blobs written, one flush, one transaction. */
+static void commit_batch(struct mta_queue *q, struct pending *batch)
+{
+	struct pending *p;
+	struct err err;
+	int64_t now = time_now();
+	bool any = false;
+	int rc = -1;
+
+	for (p = batch; p; p = p->next) {
+		unsigned char r[8];
+		p->status = -1;
+		rand_bytes(r, sizeof(r));
+		hex_encode(r, sizeof(r), p->qid);
+		if (p->env->nrcpts == 0) {
+			err_set(&p->err, ERR_INVALID, "no recipients");
+			continue;
+		}
+		if (blob_put(q->blobs, p->data, p->len, 0, p->blob, &p->err) < 0)
+			continue;
+		p->status = 0;
+		any = true;
+	}
+	if (!any)
+		goto done;
+	if (blob_sync(q->blobs, &err) < 0 || db_exec(q->db, "BEGIN IMMEDIATE", &err) < 0)
+		goto fail;
+	for (p = batch; p; p = p->next)
+		if (p->status == 0 && insert_one(q, p, now, &err) < 0)
+			goto rollback;
+	if (db_exec(q->db, "COMMIT", &err) < 0)
+		goto rollback;
+	rc = 0;
+	goto done;
+rollback:
+	(void)!db_exec(q->db, "ROLLBACK", NULL);
+fail:
+	log_error("queue", "msg=\"batch not committed\" err=\"%s\"", err.msg);
+	for (p = batch; p; p = p->next)
+		if (p->status == 0) {
+			p->status = -1;
+			p->err = err;
+		}
+done:
+	(void)rc;
+	while (batch) {
+		p = batch;
+		batch = batch->next;
+		p->done(p->ctx, p->status, p->status == 0 ? p->qid : NULL, &p->err);
+		free(p);
+	}
+	if (any)
+		mta_queue_kick(q);
+}
+
+static void *committer(void *arg)
+{
+	struct mta_queue *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		struct pending *batch, **last;
+		size_t n = 0, bytes = 0;
+		while (q->head == NULL && !q->stop)
+			pthread_cond_wait(&q->work, &q->lock);
+		if (q->head == NULL && q->stop)
+			break;
+		/* take what is waiting, up to a batch: they share one flush */
+		batch = q->head;
+		last = &q->head;
+		while (*last && n < BATCH_MAX && bytes < BATCH_BYTES) {
+			bytes += (*last)->len;
+			last = &(*last)->next;
+			n++;
+		}
+		q->head = *last;
+		*last = NULL;
+		if (q->head == NULL)
+			q->tail = &q->head;
+		pthread_mutex_unlock(&q->lock);
+		commit_batch(q, batch);
+		pthread_mutex_lock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+void mta_queue_submit_async(struct mta_queue *q, const struct mta_envelope *env,
+			    const char *data, size_t len, mta_submit_done *done, void *ctx)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+	p->env = env;
+	p->data = data;
+	p->len = len;
+	p->done = done;
+	p->ctx = ctx;
+	pthread_mutex_lock(&q->lock);
+	*q->tail = p;
+	q->tail = &p->next;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+}
+
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int status;
+	char qid[MTA_QID_LEN];
+	struct err err;
+};
+
+static void wake(void *ctx, int status, const char *qid, const struct err *err)
+{
+	struct waiter *w = ctx;
+	pthread_mutex_lock(&w->lock);
+	w->status = status;
+	if (qid)
+		memcpy(w->qid, qid, MTA_QID_LEN);
+	if (err)
+		w->err = *err;
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int mta_queue_submit(struct mta_queue *q, const struct mta_envelope *env, const char *data,
+		     size_t len, char qid_r[MTA_QID_LEN], struct err *err)
+{
+	struct waiter w = {.status = -1};
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	mta_queue_submit_async(q, env, data, len, wake, &w);
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	pthread_mutex_destroy(&w.lock);
+	pthread_cond_destroy(&w.cond);
+	if (w.status < 0) {
+		if (err)
+			*err = w.err;
+		return -1;
+	}
+	memcpy(qid_r, w.qid, MTA_QID_LEN);
+	return 0;
+}
+
+int mta_queue_open(const char *data_dir, const struct mta_queue_opts *o,
+		   struct blob_store *blobs, struct mta_queue **q_r, struct err *err)
+{
+	struct db_opts dbo = {.migrations = migrations,
+			      .nmigrations = (int)ARRAY_LEN(migrations),
+			      .sync_full = true,
+			      .create = true};
+	struct mta_queue *q = xcalloc(1, sizeof(*q));
+	char path[1100];
+
+	if (o)
+		q->opts = *o;
+	else
+		mta_queue_opts_default(&q->opts);
+	snprintf(path, sizeof(path), "%s/queue.db", data_dir);
+	if (db_open(path, &dbo, &q->db, err) < 0) {
+		free(q);
+		return -1;
+	}
+	if (blobs) {
+		q->blobs = blobs;
+	} else {
+		if (blob_store_open(data_dir, &q->blobs, err) < 0) {
+			db_close(&q->db);
+			free(q);
+			return -1;
+		}
+		q->own_blobs = true;
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->work, NULL);
+	pthread_cond_init(&q->kicked, NULL);
+	q->tail = &q->head;
+	if (pthread_create(&q->thread, NULL, committer, q) != 0) {
+		db_close(&q->db);
+		if (q->own_blobs)
+			blob_store_close(&q->blobs);
+		free(q);
+		return err_set(err, ERR_INTERNAL, "cannot start the queue committer");
+	}
+	*q_r = q;
+	return 0;
+}
+
+void mta_queue_close(struct mta_queue **qp)
+{
+	struct mta_queue *q = *qp;
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stop = true;
+	pthread_cond_broadcast(&q->work);
+	pthread_cond_broadcast(&q->kicked);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->thread, NULL);
+	db_close(&q->db);
+	if (q->own_blobs)
+		blob_store_close(&q->blobs);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->work);
+	pthread_cond_destroy(&q->kicked);
+	free(q);
+	*qp = NULL;
+}
+
+void mta_queue_kick(struct mta_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->kicks++;
+	pthread_cond_broadcast(&q->kicked);
+	pthread_mutex_unlock(&q->lock);
+}
+
+bool mta_queue_wait(struct mta_queue *q, int timeout_ms)
+{
+	struct timespec ts;
+	unsigned before;
+	bool kicked;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&q->lock);
+	before = q->kicks;
+	while (q->kicks == before && !q->stop)
+		if (pthread_cond_timedwait(&q->kicked, &q->lock, &ts) != 0)
+			break;
+	kicked = q->kicks != before;
+	pthread_mutex_unlock(&q->lock);
+	return kicked;
+}
+
+/* ---- delivery side ---- */
+
+static const char *col(sqlite3_stmt *s, int i, struct arena *a)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return t ? arena_strdup(a, (const char *)t) : NULL;
+}
+
+int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, struct arena *a,
+		  struct mta_job **v_r, size_t *n_r, struct err *err)
+{
+	struct mta_job *v = arena_alloc(a, (max ? max : 1) * sizeof(*v));
+	sqlite3_stmt *s;
+	size_t n = 0;
+
+	/* claim by pushing next_try out by the lease, in the same transaction */
+	if (db_exec(q->db, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (db_prepare(q->db,
+		       "UPDATE rcpts SET next_try = ?1 + ?2 WHERE id IN (SELECT id FROM rcpts"
+		       " WHERE state = 0 AND next_try <= ?1 ORDER BY next_try, id LIMIT ?3)"
+		       " RETURNING id",
+		       &s, err) < 0)
+		goto fail;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, lease_s);
+	sqlite3_bind_int64(s, 3, (int64_t)max);
+	while (n < max && sqlite3_step(s) == SQLITE_ROW)
+		v[n++].rcpt_id = sqlite3_column_int64(s, 0);
+	db_done(q->db, s);
+	for (size_t i = 0; i < n; i++) {
+		if (db_prepare(q->db,
+			       "SELECT m.qid, m.sender, r.rcpt, r.orcpt, m.envid, r.notify, m.ret_full,"
+			       " m.blob, m.size, m.received, r.attempts, m.source, m.account_id, m.junk"
+			       " FROM rcpts r JOIN messages m ON m.id = r.msg_id WHERE r.id = ?",
+			       &s, err) < 0)
+			goto fail;
+		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			db_col_text(s, 0, v[i].qid, sizeof(v[i].qid));
+			v[i].sender = col(s, 1, a);
+			v[i].rcpt = col(s, 2, a);
+			v[i].orcpt = col(s, 3, a);
+			v[i].envid = col(s, 4, a);
+			v[i].notify = (unsigned)sqlite3_column_int(s, 5);
+			v[i].ret_full = sqlite3_column_int(s, 6) != 0;
+			db_col_text(s, 7, v[i].blob, sizeof(v[i].blob));
+			v[i].size = sqlite3_column_int64(s, 8);
+			v[i].received = sqlite3_column_int64(s, 9);
+			v[i].attempts = sqlite3_column_int64(s, 10);
+			v[i].source = (enum mta_source)sqlite3_column_int(s, 11);
+			v[i].account_id = sqlite3_column_int64(s, 12);
+			v[i].junk = sqlite3_column_int(s, 13) != 0;
+		}
+		db_done(q->db, s);
+	}
+	if (db_exec(q->db, "COMMIT", err) < 0)
+		goto fail;
+	*v_r = v;
+	*n_r = n;
+	return 0;
+fail:
+	(void)!db_exec(q->db, "ROLLBACK", NULL);
+	return -1;
+}
+
+/* Minutes until the next try after this many attempts: 1, 5, 15, 30, 60, 120, 240, then
+ * every 8 hours (as Postfix's backoff, but earlier first retries). */
+static int64_t backoff_s(int64_t attempts)
+{
+	static const int64_t steps[] = {60, 300, 900, 1800, 3600, 7200, 14400};
+	if (attempts <= 0)
+		return steps[0];
+	if ((size_t)attempts <= ARRAY_LEN(steps))
+		return steps[attempts - 1];
+	return 8 * 3600;
+}
+
+int mta_queue_result(struct mta_queue *q, int64_t rcpt_id, enum mta_outcome o, int code,
+		     const char *text, struct err *err)
+{
+	sqlite3_stmt *s;
+	int64_t now = time_now(), attempts = 0, received = now;
+	enum mta_rcpt_state state = MTA_QUEUED;
+	int64_t next;
+
+	if (db_prepare(q->db,
+		       "SELECT r.attempts, m.received FROM rcpts r JOIN messages m ON m.id = r.msg_id"
+		       " WHERE r.id = ?",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, rcpt_id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		attempts = sqlite3_column_int64(s, 0) + 1;
+		received = sqlite3_column_int64(s, 1);
+	}
+	db_done(q->db, s);
+	next = now + backoff_s(attempts);
+	if (o == MTA_OK)
+		state = MTA_DELIVERED;
+	else if (o == MTA_PERMFAIL)
+		state = MTA_FAILED;
+	else if (next - received > q->opts.lifetime_s) {
+		/* out of time: this temporary failure is the last */
+		state = MTA_FAILED;
+		text = text && *text ? text : "no delivery within the queue lifetime";
+	}
+	if (db_prepare(q->db,
+		       "UPDATE rcpts SET state = ?, attempts = ?, next_try = ?, code = ?, text = ?,"
+		       " last_try = ? WHERE id = ?",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int(s, 1, (int)state);
+	sqlite3_bind_int64(s, 2, attempts);
+	sqlite3_bind_int64(s, 3, state == MTA_QUEUED ? next : 0);
+	sqlite3_bind_int(s, 4, code);
+	db_bind_text(s, 5, text ? text : "");
+	sqlite3_bind_int64(s, 6, now);
+	sqlite3_bind_int64(s, 7, rcpt_id);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_err(db_conn(q->db, NULL), err, "queue result");
+		db_done(q->db, s);
+		return -1;
+	}
+	db_done(q->db, s);
+	return 0;
+}
+
+/* ---- DSN bookkeeping ---- */
+
+static int load_dsn_rcpts(struct mta_queue *q, struct mta_dsn_job *j, bool delay, struct arena *a,
+			  struct err *err)
+{
+	sqlite3_stmt *s;
+	size_t cap = 8;
+
+	j->rcpts = arena_alloc(a, cap * sizeof(*j->rcpts));
+	j->nrcpts = 0;
+	/* failures not yet told whose NOTIFY wants them; for a delay warning the still-queued
+	 * ones whose NOTIFY wants delays */
+	if (db_prepare(q->db,
+		       delay ? "SELECT rcpt, orcpt, state, code, text, last_try, notify FROM rcpts"
+			       " WHERE msg_id = ? AND state = 0 AND attempts > 0"
+			     : "SELECT rcpt, orcpt, state, code, text, last_try, notify FROM rcpts"
+			       " WHERE msg_id = ? AND state = 2 AND told = 0",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, j->msg_id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		unsigned notify = (unsigned)sqlite3_column_int(s, 6);
+		if (notify & MTA_NOTIFY_NEVER)
+			continue;
+		if (notify && !(notify & (delay ? MTA_NOTIFY_DELAY : MTA_NOTIFY_FAILURE)))
+			continue;
+		if (j->nrcpts == cap) {
+			struct mta_dsn_rcpt *nv = arena_alloc(a, 2 * cap * sizeof(*nv));
+			memcpy(nv, j->rcpts, cap * sizeof(*nv));
+			j->rcpts = nv;
+			cap *= 2;
+		}
+		j->rcpts[j->nrcpts++] = (struct mta_dsn_rcpt){
+			.rcpt = col(s, 0, a),
+			.orcpt = col(s, 1, a),
+			.state = (enum mta_rcpt_state)sqlite3_column_int(s, 2),
+			.code = sqlite3_column_int(s, 3),
+			.text = col(s, 4, a),
+			.last_try = sqlite3_column_int64(s, 5),
+		};
+	}
+	db_done(q->db, s);
+	return 0;
+}
+
+int mta_queue_dsn_due(struct mta_queue *q, int64_t now, int64_t delay_warn_s, size_t max,
+		      struct arena *a, struct mta_dsn_job **v_r, size_t *n_r, struct err *err)
+{
+	struct mta_dsn_job *v = arena_alloc(a, (max ? max : 1) * sizeof(*v));
+	sqlite3_stmt *s;
+	size_t n = 0;
+
+	/* failures to tell, then delays to warn of (once per message) */
+	for (int pass = 0; pass < 2 && n < max; pass++) {
+		if (db_prepare(q->db,
+			       pass == 0 ? "SELECT DISTINCT m.id, m.qid, m.sender, m.envid, m.ret_full,"
+					   " m.blob, m.received FROM messages m JOIN rcpts r ON"
+					   " r.msg_id = m.id WHERE r.state = 2 AND r.told = 0 LIMIT ?"
+					 : "SELECT DISTINCT m.id, m.qid, m.sender, m.envid, m.ret_full,"
+					   " m.blob, m.received FROM messages m JOIN rcpts r ON"
+					   " r.msg_id = m.id WHERE r.state = 0 AND m.delay_told = 0"
+					   " AND r.attempts > 0 AND m.received <= ? LIMIT ?",
+			       &s, err) < 0)
+			return -1;
+		if (pass == 0) {
+			sqlite3_bind_int64(s, 1, (int64_t)(max - n));
+		} else {
+			sqlite3_bind_int64(s, 1, now - delay_warn_s);
+			sqlite3_bind_int64(s, 2, (int64_t)(max - n));
+		}
+		while (n < max && sqlite3_step(s) == SQLITE_ROW) {
+			struct mta_dsn_job *j = &v[n++];
+			j->msg_id = sqlite3_column_int64(s, 0);
+			db_col_text(s, 1, j->qid, sizeof(j->qid));
+			j->sender = col(s, 2, a);
+			j->envid = col(s, 3, a);
+			j->ret_full = sqlite3_column_int(s, 4) != 0;
+			db_col_text(s, 5, j->blob, sizeof(j->blob));
+			j->received = sqlite3_column_int64(s, 6);
+			j->delay = pass == 1;
+		}
+		db_done(q->db, s);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (load_dsn_rcpts(q, &v[i], v[i].delay, a, err) < 0)
+			return -1;
+	*v_r = v;
+	*n_r = n;
+	return 0;
+}
+
+int mta_queue_dsn_sent(struct mta_queue *q, int64_t msg_id, bool delay, struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(q->db,
+		       delay ? "UPDATE messages SET delay_told = 1 WHERE id = ?"
+			     : "UPDATE rcpts SET told = 1 WHERE msg_id = ? AND state = 2",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, msg_id);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_err(db_conn(q->db, NULL), err, "dsn sent");
+		db_done(q->db, s);
+		return -1;
+	}
+	db_done(q->db, s);
+	return 0;
+}
+
+int mta_queue_cleanup(struct mta_queue *q, struct err *err)
+{
+	return db_exec(q->db,
+		       "DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM rcpts r WHERE"
+		       " r.msg_id = messages.id AND (r.state IN (0, 3) OR (r.state = 2 AND"
+		       " r.told = 0)))",
+		       err);
+}
+
+/* ---- administration ---- */
+
+static int load_entry(struct mta_queue *q, sqlite3_stmt *m, struct arena *a,
+		      struct mta_queue_entry *e, int64_t *id_r, struct err *err)
+{
+	sqlite3_stmt *s;
+	size_t cap = 4;
+
+	memset(e, 0, sizeof(*e));
+	*id_r = sqlite3_column_int64(m, 0);
+	db_col_text(m, 1, e->qid, sizeof(e->qid));
+	e->sender = col(m, 2, a);
+	e->size = sqlite3_column_int64(m, 3);
+	e->received = sqlite3_column_int64(m, 4);
+	e->source = (enum mta_source)sqlite3_column_int(m, 5);
+	e->rcpts = arena_alloc(a, cap * sizeof(*e->rcpts));
+	if (db_prepare(q->db,
+		       "SELECT rcpt, state, attempts, next_try, code, text FROM rcpts WHERE msg_id = ?"
+		       " ORDER BY id",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, *id_r);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (e->nrcpts == cap) {
+			struct mta_queue_rcpt *nv = arena_alloc(a, 2 * cap * sizeof(*nv));
+			memcpy(nv, e->rcpts, cap * sizeof(*nv));
+			e->rcpts = nv;
+			cap *= 2;
+		}
+		e->rcpts[e->nrcpts++] = (struct mta_queue_rcpt){
+			.rcpt = col(s, 0, a),
+			.state = (enum mta_rcpt_state)sqlite3_column_int(s, 1),
+			.attempts = sqlite3_column_int64(s, 2),
+			.next_try = sqlite3_column_int64(s, 3),
+			.code = sqlite3_column_int(s, 4),
+			.text = col(s, 5, a),
+		};
+	}
+	db_done(q->db, s);
+	return 0;
+}
+
+int mta_queue_list(struct mta_queue *q, bool all, struct arena *a, mta_queue_each_fn *fn,
+		   void *ctx, struct err *err)
+{
+	int64_t after = 0;
+	for (;;) {
+		sqlite3_stmt *s;
+		struct mta_queue_entry e;
+		int64_t id;
+		int r = 0, found = 0;
+		if (db_prepare(q->db,
+			       all ? "SELECT id, qid, sender, size, received, source FROM messages"
+				     " WHERE id > ? ORDER BY id LIMIT 1"
+				   : "SELECT id, qid, sender, size, received, source FROM messages m"
+				     " WHERE id > ? AND EXISTS (SELECT 1 FROM rcpts r WHERE r.msg_id ="
+				     " m.id AND r.state IN (0, 3)) ORDER BY id LIMIT 1",
+			       &s, err) < 0)
+			return -1;
+		sqlite3_bind_int64(s, 1, after);
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			found = 1;
+			r = load_entry(q, s, a, &e, &id, err);
+		}
+		db_done(q->db, s);
+		if (!found)
+			return 0;
+		if (r < 0)
+			return -1;
+		after = id;
+		if ((r = fn(ctx, &e)) != 0)
+			return r;
+	}
+}
+
+int mta_queue_show(struct mta_queue *q, const char *qid, struct arena *a,
+		   struct mta_queue_entry *e_r, struct err *err)
+{
+	sqlite3_stmt *s;
+	int64_t id;
+	int r;
+
+	if (db_prepare(q->db,
+		       "SELECT id, qid, sender, size, received, source FROM messages WHERE qid = ?",
+		       &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, qid);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_done(q->db, s);
+		return err_set(err, ERR_NOTFOUND, "no queued message %.32s", qid);
+	}
+	r = load_entry(q, s, a, e_r, &id, err);
+	db_done(q->db, s);
+	return r;
+}
+
+static int by_qid(struct mta_queue *q, const char *sql, const char *qid, int64_t arg,
+		  struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(q->db, sql, &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, qid);
+	sqlite3_bind_int64(s, 2, arg);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_err(db_conn(q->db, NULL), err, "queue");
+		db_done(q->db, s);
+		return -1;
+	}
+	db_done(q->db, s);
+	if (sqlite3_changes(db_conn(q->db, NULL)) == 0)
+		return err_set(err, ERR_NOTFOUND, "no queued message %.32s with such recipients",
+			       qid);
+	return 0;
+}
+
+int mta_queue_retry(struct mta_queue *q, const char *qid, struct err *err)
+{
+	if (by_qid(q,
+		   "UPDATE rcpts SET next_try = ?2 WHERE state = 0 AND msg_id = (SELECT id FROM"
+		   " messages WHERE qid = ?1)",
+		   qid, time_now(), err) < 0)
+		return -1;
+	mta_queue_kick(q);
+	return 0;
+}
+
+int mta_queue_hold(struct mta_queue *q, const char *qid, bool hold, struct err *err)
+{
+	if (hold)
+		return by_qid(q,
+			      "UPDATE rcpts SET state = 3 WHERE state = 0 AND msg_id = (SELECT id"
+			      " FROM messages WHERE qid = ?1) AND ?2 = ?2",
+			      qid, 0, err);
+	if (by_qid(q,
+		   "UPDATE rcpts SET state = 0, next_try = ?2 WHERE state = 3 AND msg_id = (SELECT"
+		   " id FROM messages WHERE qid = ?1)",
+		   qid, time_now(), err) < 0)
+		return -1;
+	mta_queue_kick(q);
+	return 0;
+}
+
+int mta_queue_delete(struct mta_queue *q, const char *qid, struct err *err)
+{
+	return by_qid(q, "DELETE FROM messages WHERE qid = ?1 AND ?2 = ?2", qid, 0, err);
+}
+
+int mta_queue_mark_blobs(struct mta_queue *q, struct blob_marks *marks, struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(q->db, "SELECT DISTINCT blob FROM messages", &s, err) < 0)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		blob_marks_add(marks, (const char *)sqlite3_column_text(s, 0));
+	db_done(q->db, s);
+	return 0;
+}
