@@ -1,15 +1,557 @@
-/* placeholder until delivery lands */
+/* The delivery workers (deliver.h). Each worker takes a batch of due recipients, delivers the
+ * local ones into their mailboxes and the remote ones in one SMTP transaction per message
+ * and destination, and records each outcome in the queue. One of them also sends the DSNs
+ * the queue owes and cleans finished messages out of it. */
 #include "deliver.h"
 
-#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mta/dns.h"
+#include "mta/dsn.h"
+#include "mta/route.h"
+#include "mta/smtpc.h"
+#include "store/audit.h"
+#include "store/blob.h"
+#include "store/mail.h"
+#include "store/mime.h"
+#include "store/queue.h"
+#include "store/store.h"
+
+#define BATCH 32
+#define LEASE_S 600
+#define WORKERS_MAX 64
+
+struct mta_delivery {
+	struct app *app;
+	char host[256];
+	pthread_t threads[WORKERS_MAX];
+	size_t nthreads;
+	volatile bool stop;
+	/* configuration snapshot (the daemon's reload rewrites app->cfg) */
+	char relay_host[256], relay_user[320], relay_password[256];
+	int relay_port, remote_port, timeout;
+	int64_t delay_warn_s;
+};
+
+static void audit(struct mta_delivery *d, const char *type, const char *qid, const char *sender,
+		  const char *rcpt, const char *route, const char *result)
+{
+	struct buf b;
+	struct audit_rec r = {.actor = "mta", .type = type, .ip = "", .client = "yizhan-mta"};
+	struct err err;
+
+	buf_init(&b, 0);
+	if (buf_puts(&b, "{\"qid\":") == 0 && buf_json_str(&b, qid) == 0 &&
+	    buf_puts(&b, ",\"sender\":") == 0 && buf_json_str(&b, sender ? sender : "") == 0 &&
+	    buf_puts(&b, ",\"recipients\":[") == 0 && buf_json_str(&b, rcpt) == 0 &&
+	    buf_puts(&b, "],\"route\":") == 0 && buf_json_str(&b, route) == 0 &&
+	    buf_puts(&b, ",\"result\":") == 0 && buf_json_str(&b, result ? result : "") == 0 &&
+	    buf_puts(&b, "}") == 0) {
+		r.detail = buf_cstr(&b);
+		if (store_audit_append(d->app->audit, &r, &err) < 0)
+			log_error("mta", "qid=%s audit=\"%s\"", qid, err.msg);
+	}
+	buf_release(&b);
+}
+
+static void result(struct mta_delivery *d, const struct mta_job *j, enum mta_outcome o, int code,
+		   const char *text, const char *route)
+{
+	struct err err;
+	if (mta_queue_result(d->app->queue, j->rcpt_id, o, code, text, &err) < 0)
+		log_error("mta", "qid=%s rcpt=%s error=\"%s\"", j->qid, j->rcpt, err.msg);
+	log_info("mta", "qid=%s rcpt=<%s> route=%s result=%s code=%d text=\"%s\"", j->qid, j->rcpt,
+		 route, o == MTA_OK ? "delivered" : o == MTA_PERMFAIL ? "failed" : "deferred", code,
+		 text ? text : "");
+	audit(d, o == MTA_OK ? (strcmp(route, "local") == 0 ? "mail.delivered" : "mail.sent")
+			     : o == MTA_PERMFAIL ? "mail.failed" : "mail.deferred",
+	      j->qid, j->sender, j->rcpt, route, text);
+}
+
+/* ---- local ---- */
+
+/* Is this message one a vacation responder must not answer (RFC 3834 section 2)? */
+static bool auto_or_bulk(const char *raw, size_t len)
+{
+	size_t hl = len;
+	for (size_t i = 0; i + 1 < len; i++)
+		if (raw[i] == '\n' && (raw[i + 1] == '\n' || (raw[i + 1] == '\r' && i + 2 < len &&
+							      raw[i + 2] == '\n'))) {
+			hl = i;
+			break;
+		}
+	for (size_t i = 0; i < hl;) {
+		const char *line = raw + i, *nl = memchr(line, '\n', hl - i);
+		size_t n = nl ? (size_t)(nl - line) : hl - i;
+		if ((n > 15 && strncasecmp(line, "Auto-Submitted:", 15) == 0 &&
+		     !(n >= 18 && strncasecmp(line + 15, " no", 3) == 0)) ||
+		    (n > 11 && strncasecmp(line, "Precedence:", 11) == 0) ||
+		    (n > 8 && strncasecmp(line, "List-Id:", 8) == 0) ||
+		    (n > 17 && strncasecmp(line, "List-Unsubscribe:", 17) == 0))
+			return true;
+		i += n + 1;
+	}
+	return false;
+}
+
+static int submit_local(struct mta_delivery *d, const char *sender, const char **rcpts, size_t n,
+			const char *data, size_t len, struct err *err)
+{
+	struct mta_rcpt *rv = xcalloc(n, sizeof(*rv));
+	struct mta_envelope env = {.sender = sender, .nrcpts = n, .source = MTA_SRC_LOCAL};
+	char qid[MTA_QID_LEN];
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		rv[i].address = rcpts[i];
+	env.rcpts = rv;
+	r = mta_queue_submit(d->app->queue, &env, data, len, qid, err);
+	free(rv);
+	return r;
+}
+
+/* Forwarding and vacation for one account that received the message. Failures here are
+ * logged: the message itself is already in the mailbox. */
+static void user_rules(struct mta_delivery *d, const struct mta_job *j,
+		       const struct store_account *acct, const struct store_mail_settings *ms,
+		       const char *raw, size_t len, const struct mime_msg *msg)
+{
+	struct arena *a = arena_new();
+	struct err err;
+	int64_t now = time_now();
+
+	if (*ms->forward_to && strcasecmp(ms->forward_to, acct->address) != 0) {
+		const char *to = ms->forward_to;
+		/* the forwarding account is the envelope sender, so SPF holds and bounces come
+		 * back to it, not to a stranger */
+		if (submit_local(d, acct->address, &to, 1, raw, len, &err) < 0)
+			log_warn("mta", "qid=%s forward=%s error=\"%s\"", j->qid, to, err.msg);
+	}
+	if (ms->vacation_on && j->sender && *j->sender && (ms->vacation_start == 0 || now >= ms->vacation_start) &&
+	    (ms->vacation_end == 0 || now < ms->vacation_end) && !auto_or_bulk(raw, len) &&
+	    strncasecmp(j->sender, "mailer-daemon@", 14) != 0 &&
+	    strncasecmp(j->sender, "owner-", 6) != 0 && strcasecmp(j->sender, acct->address) != 0) {
+		bool reply = false;
+		if (store_vacation_claim(d->app->store, acct->id, j->sender, now, ms->vacation_period,
+					 &reply, &err) < 0) {
+			log_warn("mta", "qid=%s vacation error=\"%s\"", j->qid, err.msg);
+		} else if (reply) {
+			size_t rl;
+			const char *rmsg = dsn_vacation(acct->address, acct->name, j->sender,
+							ms->vacation_subject, ms->vacation_body,
+							msg ? msg->message_id : NULL,
+							msg ? msg->subject : NULL, d->host, now, a, &rl);
+			const char *to = j->sender;
+			/* the null sender: a reply to an auto-reply goes nowhere */
+			if (submit_local(d, "", &to, 1, rmsg, rl, &err) < 0)
+				log_warn("mta", "qid=%s vacation error=\"%s\"", j->qid, err.msg);
+		}
+	}
+	arena_free(&a);
+}
+
+/* Deliver into one account's mailbox. 0, or -1 with err (ERR_QUOTA etc.). */
+static int into_mailbox(struct mta_delivery *d, const struct mta_job *j, int64_t account,
+			const char *raw, size_t len, const struct mime_msg *msg, struct err *err)
+{
+	struct store_account acct;
+	struct store_limits lim;
+	struct store_mail_settings ms;
+	struct mailbox *mb;
+	struct mail_new m = {.raw = raw, .len = len};
+	struct mail_added added;
+	char key[400];
+	int r;
+
+	if (store_account_get_id(d->app->store, account, &acct, err) < 0 ||
+	    store_account_limits(d->app->store, account, &lim, err) < 0 ||
+	    store_mail_settings_get(d->app->store, account, &ms, err) < 0)
+		return -1;
+	if (mailbox_open(d->app->mail, account, lim.quota_bytes, &mb, err) < 0)
+		return -1;
+	/* forwarding without a kept copy: nothing goes into the mailbox */
+	if (*ms.forward_to && !ms.forward_keep) {
+		mailbox_unref(&mb);
+		user_rules(d, j, &acct, &ms, raw, len, msg);
+		return 0;
+	}
+	r = mail_folder_by_special(mb, j->junk ? MAIL_JUNK : MAIL_INBOX, &m.folder_id, err);
+	/* one delivery per queue entry, recipient and account, however often it is retried */
+	snprintf(key, sizeof(key), "%s:%s:%lld", j->qid, j->rcpt, (long long)account);
+	m.delivery_key = key;
+	if (r == 0)
+		r = mail_insert(mb, &m, &added, err);
+	mailbox_unref(&mb);
+	if (r == 0 && !added.duplicate)
+		user_rules(d, j, &acct, &ms, raw, len, msg);
+	return r;
+}
+
+static void deliver_local(struct mta_delivery *d, const struct mta_job *j)
+{
+	const struct mail_store_opts *mo = mail_store_options(d->app->mail);
+	struct arena *a = arena_new();
+	struct mta_expansion x;
+	struct mime_msg *msg = NULL;
+	struct err err, perr;
+	char *raw = NULL;
+	size_t len;
+	int failed = 0, temp = 0;
+	const char *why = "";
+
+	if (blob_get(mail_store_blobs(d->app->mail), j->blob, mo->mime.max_bytes, &raw, &len, &err) <
+	    0) {
+		result(d, j, MTA_TEMPFAIL, 451, "4.3.0 the queued message cannot be read", "local");
+		goto out;
+	}
+	if (mime_parse(raw, len, &mo->mime, a, &msg, &perr) < 0)
+		msg = NULL; /* stored as it is; only the vacation reply wants the parse */
+	if (mta_expand(d->app->store, j->rcpt, a, &x, &err) < 0) {
+		result(d, j, MTA_TEMPFAIL, 451, err.msg, "local");
+		goto out;
+	}
+	if (x.naccounts == 0 && x.nremote == 0) {
+		result(d, j, MTA_PERMFAIL, 550, "5.1.1 no such user here", "local");
+		goto out;
+	}
+	for (size_t i = 0; i < x.naccounts; i++) {
+		if (into_mailbox(d, j, x.accounts[i], raw, len, msg, &err) == 0)
+			continue;
+		if (err.code == ERR_QUOTA) {
+			failed++;
+			why = "5.2.2 mailbox full";
+		} else if (err.code == ERR_LIMIT || err.code == ERR_INVALID) {
+			failed++;
+			why = "5.3.4 message refused by the mailbox (size or structure limit)";
+		} else {
+			temp++;
+			why = err.msg;
+		}
+		log_warn("mta", "qid=%s rcpt=<%s> account=%lld error=\"%s\"", j->qid, j->rcpt,
+			 (long long)x.accounts[i], err.msg);
+	}
+	/* members outside our domains (list members, cross-server groups) go out as new mail */
+	if (x.nremote > 0 && submit_local(d, j->sender, x.remote, x.nremote, raw, len, &err) < 0) {
+		temp++;
+		why = err.msg;
+	}
+	if (temp && x.naccounts == 1)
+		result(d, j, MTA_TEMPFAIL, 451, why, "local");
+	else if (failed && failed == (int)x.naccounts && x.nremote == 0)
+		result(d, j, MTA_PERMFAIL, 552, why, "local");
+	else
+		result(d, j, MTA_OK, 250, x.naccounts > 1 || x.nremote ? "2.0.0 delivered to the list"
+								      : "2.0.0 delivered",
+		       "local");
+out:
+	free(raw);
+	arena_free(&a);
+}
+
+/* ---- remote ---- */
+
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at ? at + 1 : "";
+}
+
+static bool needs_smtputf8(const struct mta_job *j, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (const unsigned char *p = (const unsigned char *)j[i].rcpt; *p; p++)
+			if (*p >= 0x80)
+				return true;
+	}
+	for (const unsigned char *p = (const unsigned char *)(j->sender ? j->sender : ""); *p; p++)
+		if (*p >= 0x80)
+			return true;
+	return false;
+}
+
+static bool has_8bit(const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)data[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* xtext (RFC 3461 section 4) for ENVID and ORCPT */
+static const char *xtext(const char *s, struct arena *a)
+{
+	struct buf b;
+	const char *r;
+	buf_init(&b, 4096);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 33 || *p > 126 || *p == '+' || *p == '=') {
+			if (buf_printf(&b, "+%02X", *p) < 0)
+				break;
+		} else if (buf_append(&b, p, 1) < 0) {
+			break;
+		}
+	}
+	r = arena_strdup(a, buf_cstr(&b) ? buf_cstr(&b) : "");
+	buf_release(&b);
+	return r;
+}
+
+/* Deliver jobs j[0..n) (one message, one destination domain) in one transaction. */
+static void deliver_remote(struct mta_delivery *d, const struct mta_job *j, size_t n)
+{
+	const struct mail_store_opts *mo = mail_store_options(d->app->mail);
+	struct arena *a = arena_new();
+	struct smtpc_rcpt *rc = arena_alloc(a, n * sizeof(*rc));
+	struct smtpc_msg m = {.helo = d->host, .sender = j->sender ? j->sender : "",
+			      .rcpts = rc, .nrcpts = n, .timeout_s = d->timeout};
+	const char *domain = domain_of(j->rcpt), *route;
+	struct dns_mx *mx = NULL;
+	size_t nmx = 0;
+	char *raw = NULL;
+	size_t len;
+	struct err err;
+	int code = 0;
+	bool done = false;
+
+	for (size_t i = 0; i < n; i++) {
+		rc[i].address = j[i].rcpt;
+		if (j[i].notify || j[i].orcpt) {
+			const char *nt = "";
+			if (j[i].notify & MTA_NOTIFY_NEVER)
+				nt = " NOTIFY=NEVER";
+			else if (j[i].notify)
+				nt = arena_printf(a, " NOTIFY=%s%s%s",
+						  j[i].notify & MTA_NOTIFY_SUCCESS ? "SUCCESS," : "",
+						  j[i].notify & MTA_NOTIFY_FAILURE ? "FAILURE," : "",
+						  j[i].notify & MTA_NOTIFY_DELAY ? "DELAY," : "");
+			rc[i].dsn_params = arena_printf(a, "%.*s%s%s",
+							(int)(strlen(nt) && nt[strlen(nt) - 1] == ','
+								  ? strlen(nt) - 1
+								  : strlen(nt)),
+							nt, j[i].orcpt ? " ORCPT=" : "",
+							j[i].orcpt ? xtext(j[i].orcpt, a) : "");
+		}
+	}
+	m.mail_params = arena_printf(a, "%s%s%s", j->ret_full ? " RET=FULL" : "",
+				     j->envid ? " ENVID=" : "", j->envid ? xtext(j->envid, a) : "");
+	if (blob_get(mail_store_blobs(d->app->mail), j->blob, mo->mime.max_bytes, &raw, &len, &err) <
+	    0) {
+		for (size_t i = 0; i < n; i++)
+			result(d, &j[i], MTA_TEMPFAIL, 451, "4.3.0 the queued message cannot be read",
+			       "remote");
+		goto out;
+	}
+	m.data = raw;
+	m.len = len;
+	m.eightbit = has_8bit(raw, len);
+	m.smtputf8 = needs_smtputf8(j, n);
+	if (*d->relay_host) {
+		route = arena_printf(a, "relay:%s", d->relay_host);
+		m.auth_user = *d->relay_user ? d->relay_user : NULL;
+		m.auth_password = d->relay_password;
+		done = smtpc_deliver(d->relay_host, NULL, 0, d->relay_port, &m, &code, &err) == 0;
+	} else {
+		route = arena_printf(a, "mx:%s", domain);
+		if (dns_mx(d->app->dns, domain, a, &mx, &nmx, &err) < 0) {
+			/* NXDOMAIN or a null MX: no such domain for mail; else try later */
+			enum mta_outcome o = err.code == ERR_IO ? MTA_TEMPFAIL : MTA_PERMFAIL;
+			for (size_t i = 0; i < n; i++)
+				result(d, &j[i], o, o == MTA_PERMFAIL ? 550 : 451,
+				       arena_printf(a, "%s %s", o == MTA_PERMFAIL ? "5.1.2" : "4.4.3",
+						    err.msg),
+				       route);
+			goto out;
+		}
+		for (size_t k = 0; k < nmx && !done; k++) {
+			const char **addrs;
+			size_t naddrs;
+			if (dns_addrs(d->app->dns, mx[k].host, a, &addrs, &naddrs, &err) < 0)
+				continue;
+			route = arena_printf(a, "mx:%s", mx[k].host);
+			done = smtpc_deliver(mx[k].host, addrs, naddrs, d->remote_port, &m, &code, &err) ==
+			       0;
+			if (!done && err.code == ERR_DENIED)
+				break; /* a 5xx to the whole transaction: the next MX says the same */
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!done) {
+			enum mta_outcome o = err.code == ERR_DENIED ? MTA_PERMFAIL : MTA_TEMPFAIL;
+			result(d, &j[i], o, code, err.msg, route);
+		} else if (rc[i].code / 100 == 2) {
+			result(d, &j[i], MTA_OK, rc[i].code, rc[i].text, route);
+		} else {
+			result(d, &j[i], rc[i].code >= 500 ? MTA_PERMFAIL : MTA_TEMPFAIL, rc[i].code,
+			       rc[i].text, route);
+		}
+	}
+out:
+	free(raw);
+	arena_free(&a);
+}
+
+/* ---- DSNs ---- */
+
+static void send_dsns(struct mta_delivery *d)
+{
+	const struct mail_store_opts *mo = mail_store_options(d->app->mail);
+	struct arena *a = arena_new();
+	struct mta_dsn_job *v;
+	size_t n;
+	struct err err;
+
+	if (mta_queue_dsn_due(d->app->queue, time_now(), d->delay_warn_s, 32, a, &v, &n, &err) < 0) {
+		log_warn("mta", "dsn error=\"%s\"", err.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mta_dsn_job *j = &v[i];
+		char *raw = NULL;
+		size_t len = 0, dl;
+		/* no DSN about a DSN (null sender), nor when every recipient said NOTIFY=NEVER */
+		if (j->sender && *j->sender && j->nrcpts > 0) {
+			const char *to = j->sender, *dmsg;
+			if (blob_get(mail_store_blobs(d->app->mail), j->blob, mo->mime.max_bytes, &raw,
+				     &len, &err) < 0) {
+				raw = NULL;
+				len = 0;
+			}
+			dmsg = dsn_build(j, d->host, raw ? raw : "", len, time_now(), a, &dl);
+			if (submit_local(d, "", &to, 1, dmsg, dl, &err) < 0) {
+				log_warn("mta", "qid=%s dsn error=\"%s\"", j->qid, err.msg);
+				free(raw);
+				continue; /* try again next round */
+			}
+			log_info("mta", "qid=%s dsn=%s to=<%s> recipients=%zu", j->qid,
+				 j->delay ? "delay" : "failure", to, j->nrcpts);
+			audit(d, j->delay ? "mail.dsn.delay" : "mail.dsn.failure", j->qid, "", to,
+			      "local", "sent");
+		}
+		free(raw);
+		if (mta_queue_dsn_sent(d->app->queue, j->msg_id, j->delay, &err) < 0)
+			log_warn("mta", "qid=%s dsn error=\"%s\"", j->qid, err.msg);
+	}
+	if (mta_queue_cleanup(d->app->queue, &err) < 0)
+		log_warn("mta", "cleanup error=\"%s\"", err.msg);
+out:
+	arena_free(&a);
+}
+
+/* ---- workers ---- */
+
+static int by_qid_domain(const void *x, const void *y)
+{
+	const struct mta_job *a = x, *b = y;
+	int c = strcmp(a->qid, b->qid);
+	return c ? c : strcasecmp(domain_of(a->rcpt), domain_of(b->rcpt));
+}
+
+static void run_batch(struct mta_delivery *d, struct mta_job *v, size_t n)
+{
+	/* local recipients one by one; remote ones grouped per message and domain */
+	qsort(v, n, sizeof(*v), by_qid_domain);
+	for (size_t i = 0; i < n && !d->stop;) {
+		enum mta_rcpt_kind k = mta_rcpt_classify(d->app->store, v[i].rcpt);
+		if (k == MTA_RCPT_LOCAL || k == MTA_RCPT_NOUSER) {
+			deliver_local(d, &v[i]);
+			i++;
+			continue;
+		}
+		if (k == MTA_RCPT_BAD) {
+			result(d, &v[i], MTA_PERMFAIL, 553, "5.1.3 bad recipient address", "none");
+			i++;
+			continue;
+		}
+		size_t e = i + 1;
+		while (e < n && strcmp(v[e].qid, v[i].qid) == 0 &&
+		       strcasecmp(domain_of(v[e].rcpt), domain_of(v[i].rcpt)) == 0 &&
+		       mta_rcpt_classify(d->app->store, v[e].rcpt) == MTA_RCPT_REMOTE)
+			e++;
+		deliver_remote(d, &v[i], e - i);
+		i = e;
+	}
+}
+
+struct worker_arg {
+	struct mta_delivery *d;
+	bool dsn; /* this worker also sends DSNs */
+};
+
+static void *worker(void *p)
+{
+	struct worker_arg *wa = p;
+	struct mta_delivery *d = wa->d;
+	bool dsn = wa->dsn;
+	uint64_t last_dsn = 0;
+
+	free(wa);
+	while (!d->stop) {
+		struct arena *a = arena_new();
+		struct mta_job *v;
+		size_t n = 0;
+		struct err err;
+		if (mta_queue_due(d->app->queue, time_now(), BATCH, LEASE_S, a, &v, &n, &err) < 0)
+			log_warn("mta", "queue error=\"%s\"", err.msg);
+		else if (n > 0)
+			run_batch(d, v, n);
+		arena_free(&a);
+		if (dsn && time_mono_ns() - last_dsn > 2000000000ull) {
+			send_dsns(d);
+			last_dsn = time_mono_ns();
+		}
+		if (n < BATCH && !d->stop)
+			mta_queue_wait(d->app->queue, 1000);
+	}
+	return NULL;
+}
 
 int mta_delivery_start(struct app *app, struct mta_delivery **d_r, struct err *err)
 {
-	*d_r = NULL;
+	struct mta_delivery *d = xcalloc(1, sizeof(*d));
+	size_t want = (size_t)app->cfg.queue_workers;
+
+	d->app = app;
+	snprintf(d->host, sizeof(d->host), "%s", app->cfg.hostname);
+	snprintf(d->relay_host, sizeof(d->relay_host), "%s", app->cfg.relay_host);
+	snprintf(d->relay_user, sizeof(d->relay_user), "%s", app->cfg.relay_user);
+	snprintf(d->relay_password, sizeof(d->relay_password), "%s", app->cfg.relay_password);
+	d->relay_port = (int)app->cfg.relay_port;
+	d->remote_port = (int)app->cfg.remote_port;
+	d->timeout = (int)app->cfg.remote_timeout;
+	d->delay_warn_s = app->cfg.queue_delay_warn_hours * 3600;
+	if (want > WORKERS_MAX)
+		want = WORKERS_MAX;
+	for (size_t i = 0; i < want; i++) {
+		struct worker_arg *wa = xcalloc(1, sizeof(*wa));
+		wa->d = d;
+		wa->dsn = i == 0;
+		if (pthread_create(&d->threads[i], NULL, worker, wa) != 0) {
+			free(wa);
+			mta_delivery_stop(&d);
+			return err_set(err, ERR_INTERNAL, "cannot start delivery workers");
+		}
+		d->nthreads++;
+	}
+	*d_r = d;
 	return 0;
 }
 
 void mta_delivery_stop(struct mta_delivery **dp)
 {
+	struct mta_delivery *d = *dp;
+	if (d == NULL)
+		return;
+	d->stop = true;
+	mta_queue_kick(d->app->queue);
+	for (size_t i = 0; i < d->nthreads; i++)
+		pthread_join(d->threads[i], NULL);
+	free(d);
 	*dp = NULL;
 }
