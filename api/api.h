@@ -48,6 +48,11 @@ int api_message_patch(struct req *rq, struct resp *rs);
 int api_message_delete(struct req *rq, struct resp *rs);
 int api_message_upload(struct req *rq, struct resp *rs);
 int api_search(struct req *rq, struct resp *rs);
+int api_upload_create(struct req *rq, struct resp *rs);
+int api_message_send(struct req *rq, struct resp *rs);
+int api_send_cancel(struct req *rq, struct resp *rs);
+int api_draft_create(struct req *rq, struct resp *rs);
+int api_draft_update(struct req *rq, struct resp *rs);
 int api_thread_get(struct req *rq, struct resp *rs);
 
 #define API_SESSION_COOKIE "__Host-yz_session"

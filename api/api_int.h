@@ -37,6 +37,8 @@ json_t *api_addr(const char *name, const char *address);
 json_t *api_flags(unsigned flags);
 /* The list item shape of a message. */
 json_t *api_msg_item(struct req *rq, const struct mail_msg *m);
+/* Is s valid UTF-8? */
+bool api_valid_utf8(const char *s);
 /* A colour name (English or Chinese) or 1..7 -> 1..7; -1 if unknown. */
 int api_colour_parse(const char *s);
 

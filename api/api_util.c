@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "lib/util.h"
 #include "store/audit.h"
 #include "store/store.h"
@@ -155,6 +156,11 @@ json_t *api_me_object(struct req *rq, bool complete)
 			 "role", role_name(c->role), "language", c->lang, "domain",
 			 strrchr(c->address, '@') + 1, "totp_enabled", totp, "session_complete",
 			 complete);
+}
+
+bool api_valid_utf8(const char *s)
+{
+	return utf8_valid(s, strlen(s));
 }
 
 int api_healthz(struct req *rq, struct resp *rs)

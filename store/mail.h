@@ -294,6 +294,22 @@ typedef int mail_each_fn(void *ctx, const struct mail_msg *m);
 int mail_each(struct mailbox *mb, int64_t folder_id, struct arena *a, mail_each_fn *fn,
 	      void *ctx, struct err *err) YZ_WUR;
 
+/* ---- uploads: attachments for a message being written (kept a day) ---- */
+struct mail_upload {
+	char id[33];
+	char blob[BLOB_HEX];
+	const char *name, *type;
+	int64_t size, created;
+};
+/* Store the bytes (durably) and remember them under a new random id. ERR_QUOTA when the
+ * upload alone does not fit the account's quota. */
+int mail_upload_add(struct mailbox *mb, const char *data, size_t len, const char *name,
+		    const char *type, struct mail_upload *u_r, struct err *err) YZ_WUR;
+int mail_upload_get(struct mailbox *mb, const char *id, struct arena *a, struct mail_upload *u_r,
+		    struct err *err) YZ_WUR;
+/* Forget uploads older than max_age seconds (their blobs go to the GC). */
+int mail_upload_expire(struct mailbox *mb, int64_t max_age, struct err *err) YZ_WUR;
+
 /* ---- index queue (consumed by search/index.c) ---- */
 enum mail_index_op { MAIL_IDX_PUT = 1, MAIL_IDX_DELETE = 2, MAIL_IDX_FOLDER = 3 };
 struct mail_index_job {

@@ -627,7 +627,8 @@ int mail_purge(struct mailbox *mb, int64_t now, int64_t *n_r, struct err *err)
 int mail_mark_blobs(struct mailbox *mb, struct blob_marks *marks, struct err *err)
 {
 	sqlite3_stmt *s;
-	if (db_prepare(mb->db, "SELECT DISTINCT blob FROM messages", &s, err) < 0)
+	if (db_prepare(mb->db, "SELECT blob FROM messages UNION SELECT blob FROM uploads", &s, err) <
+	    0)
 		return -1;
 	while (sqlite3_step(s) == SQLITE_ROW)
 		blob_marks_add(marks, (const char *)sqlite3_column_text(s, 0));
@@ -652,6 +653,68 @@ int mail_blobs_missing(struct mailbox *mb, int64_t *missing_r, struct err *err)
 	db_done(mb->db, s);
 	*missing_r = n;
 	return 0;
+}
+
+/* ---- uploads ---- */
+
+int mail_upload_add(struct mailbox *mb, const char *data, size_t len, const char *name,
+		    const char *type, struct mail_upload *u_r, struct err *err)
+{
+	sqlite3_stmt *s;
+
+	if (mb->quota > 0 && (int64_t)len > mb->quota)
+		return err_set(err, ERR_QUOTA, "the file is larger than the whole mailbox quota");
+	memset(u_r, 0, sizeof(*u_r));
+	if (blob_put(mail_store_blobs(mb->ms), data, len, BLOB_SYNC, u_r->blob, err) < 0)
+		return -1;
+	rand_hex(u_r->id, 16);
+	u_r->name = name ? name : "";
+	u_r->type = type && *type ? type : "application/octet-stream";
+	u_r->size = (int64_t)len;
+	u_r->created = time_now();
+	if (db_prepare(mb->db,
+		       "INSERT INTO uploads (id, blob, name, type, size, created) VALUES (?, ?, ?, ?, ?, ?)",
+		       &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, u_r->id);
+	db_bind_text(s, 2, u_r->blob);
+	db_bind_text(s, 3, u_r->name);
+	db_bind_text(s, 4, u_r->type);
+	sqlite3_bind_int64(s, 5, u_r->size);
+	sqlite3_bind_int64(s, 6, u_r->created);
+	return mail_step(mb, s, "upload", err);
+}
+
+int mail_upload_get(struct mailbox *mb, const char *id, struct arena *a, struct mail_upload *u_r,
+		    struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(mb->db, "SELECT blob, name, type, size, created FROM uploads WHERE id = ?", &s,
+		       err) < 0)
+		return -1;
+	db_bind_text(s, 1, id);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_done(mb->db, s);
+		return err_set(err, ERR_NOTFOUND, "no upload %.40s (uploads are kept a day)", id);
+	}
+	memset(u_r, 0, sizeof(*u_r));
+	snprintf(u_r->id, sizeof(u_r->id), "%s", id);
+	db_col_text(s, 0, u_r->blob, sizeof(u_r->blob));
+	u_r->name = arena_strdup(a, (const char *)sqlite3_column_text(s, 1));
+	u_r->type = arena_strdup(a, (const char *)sqlite3_column_text(s, 2));
+	u_r->size = sqlite3_column_int64(s, 3);
+	u_r->created = sqlite3_column_int64(s, 4);
+	db_done(mb->db, s);
+	return 0;
+}
+
+int mail_upload_expire(struct mailbox *mb, int64_t max_age, struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(mb->db, "DELETE FROM uploads WHERE created < ?", &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, time_now() - max_age);
+	return mail_step(mb, s, "expire uploads", err);
 }
 
 /* ---- the index queue ---- */

@@ -122,6 +122,9 @@ const char *const mail_migrations[] = {
 	/* 2: oldest-first pages with pinned mail still on top need an index in that order */
 	"CREATE INDEX messages_date_asc ON messages(folder_id, pinned DESC, internal_date, id)"
 	"  WHERE expunged_at = 0;",
+	/* 3: attachments uploaded for a message being written */
+	"CREATE TABLE uploads (id TEXT PRIMARY KEY, blob TEXT NOT NULL, name TEXT NOT NULL,"
+	"  type TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 const int mail_nmigrations = (int)(sizeof(mail_migrations) / sizeof(mail_migrations[0]));

@@ -51,6 +51,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX rcpts_due ON rcpts(next_try) WHERE state = 0;"
 	"CREATE INDEX rcpts_msg ON rcpts(msg_id);"
 	"CREATE INDEX rcpts_untold ON rcpts(msg_id) WHERE state = 2 AND told = 0;",
+	/* 2: what each account sent when, for the messages-per-hour limit */
+	"CREATE TABLE sent_log (account_id INTEGER NOT NULL, ts INTEGER NOT NULL);"
+	"CREATE INDEX sent_log_account ON sent_log(account_id, ts);",
 };
 
 struct pending {
@@ -122,6 +125,18 @@ static int insert_one(struct mta_queue *q, struct pending *p, int64_t now, struc
 	}
 	db_done(q->db, s);
 	id = sqlite3_last_insert_rowid(db_conn(q->db, NULL));
+	if (e->account_id > 0 && e->source != MTA_SRC_LOCAL) {
+		if (db_prepare(q->db, "INSERT INTO sent_log (account_id, ts) VALUES (?, ?)", &s, err) < 0)
+			return -1;
+		sqlite3_bind_int64(s, 1, e->account_id);
+		sqlite3_bind_int64(s, 2, now);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			db_err(db_conn(q->db, NULL), err, "queue sent log");
+			db_done(q->db, s);
+			return -1;
+		}
+		db_done(q->db, s);
+	}
 	for (size_t i = 0; i < e->nrcpts; i++) {
 		if (db_prepare(q->db,
 			       "INSERT INTO rcpts (msg_id, rcpt, orcpt, notify, next_try) VALUES"
@@ -627,11 +642,64 @@ int mta_queue_dsn_sent(struct mta_queue *q, int64_t msg_id, bool delay, struct e
 
 int mta_queue_cleanup(struct mta_queue *q, struct err *err)
 {
-	return db_exec(q->db,
-		       "DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM rcpts r WHERE"
-		       " r.msg_id = messages.id AND (r.state IN (0, 3) OR (r.state = 2 AND"
-		       " r.told = 0)))",
-		       err);
+	sqlite3_stmt *s;
+	if (db_exec(q->db,
+		    "DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM rcpts r WHERE"
+		    " r.msg_id = messages.id AND (r.state IN (0, 3) OR (r.state = 2 AND"
+		    " r.told = 0)))",
+		    err) < 0 ||
+	    db_prepare(q->db, "DELETE FROM sent_log WHERE ts < ?", &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, time_now() - 86400);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_err(db_conn(q->db, NULL), err, "queue cleanup");
+		db_done(q->db, s);
+		return -1;
+	}
+	db_done(q->db, s);
+	return 0;
+}
+
+int mta_queue_sent_since(struct mta_queue *q, int64_t account_id, int64_t since, int64_t *n_r,
+			 struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(q->db, "SELECT count(*) FROM sent_log WHERE account_id = ? AND ts >= ?", &s,
+		       err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	sqlite3_bind_int64(s, 2, since);
+	*n_r = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	db_done(q->db, s);
+	return 0;
+}
+
+int mta_queue_cancel(struct mta_queue *q, const char *qid, int64_t account_id, struct err *err)
+{
+	sqlite3_stmt *s;
+	int64_t now = time_now();
+	int n;
+
+	/* only while nothing was tried yet (the undo window): the message never left */
+	if (db_prepare(q->db,
+		       "DELETE FROM messages WHERE qid = ?1 AND account_id = ?2 AND NOT EXISTS"
+		       " (SELECT 1 FROM rcpts r WHERE r.msg_id = messages.id AND (r.attempts > 0 OR"
+		       " r.state != 0 OR r.next_try <= ?3))",
+		       &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, qid);
+	sqlite3_bind_int64(s, 2, account_id);
+	sqlite3_bind_int64(s, 3, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_err(db_conn(q->db, NULL), err, "queue cancel");
+		db_done(q->db, s);
+		return -1;
+	}
+	db_done(q->db, s);
+	n = sqlite3_changes(db_conn(q->db, NULL));
+	if (n == 0)
+		return err_set(err, ERR_EXISTS, "too late: the message is already on its way");
+	return 0;
 }
 
 /* ---- administration ---- */

@@ -148,6 +148,14 @@ int mta_queue_dsn_sent(struct mta_queue *q, int64_t msg_id, bool delay, struct e
 /* Drop messages whose recipients are all final and told (their blobs go to the GC). */
 int mta_queue_cleanup(struct mta_queue *q, struct err *err) YZ_WUR;
 
+/* How many messages an account handed in since then (the messages-per-hour limit). */
+int mta_queue_sent_since(struct mta_queue *q, int64_t account_id, int64_t since, int64_t *n_r,
+			 struct err *err) YZ_WUR;
+/* Undo send: drop a message of this account that no delivery has touched yet and whose
+ * not_before is still ahead. ERR_EXISTS when it is too late. */
+int mta_queue_cancel(struct mta_queue *q, const char *qid, int64_t account_id,
+		     struct err *err) YZ_WUR;
+
 /* ---- administration (yizhan queue ...) ---- */
 struct mta_queue_entry {
 	char qid[MTA_QID_LEN];
