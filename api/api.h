@@ -53,6 +53,11 @@ int api_message_send(struct req *rq, struct resp *rs);
 int api_send_cancel(struct req *rq, struct resp *rs);
 int api_draft_create(struct req *rq, struct resp *rs);
 int api_draft_update(struct req *rq, struct resp *rs);
+int api_settings_get(struct req *rq, struct resp *rs);
+int api_settings_put(struct req *rq, struct resp *rs);
+int api_apppw_list(struct req *rq, struct resp *rs);
+int api_apppw_create(struct req *rq, struct resp *rs);
+int api_apppw_delete(struct req *rq, struct resp *rs);
 int api_thread_get(struct req *rq, struct resp *rs);
 
 #define API_SESSION_COOKIE "__Host-yz_session"

@@ -312,7 +312,8 @@ int cli_user(int argc, char **argv)
 }
 
 static const char domain_usage[] = "usage: yizhan domain add  --data DIR DOMAIN\n"
-				   "       yizhan domain list --data DIR\n";
+				   "       yizhan domain list --data DIR\n"
+				   "       yizhan domain dkim --data DIR DOMAIN [--selector NAME]\n";
 
 static void print_domain(void *ctx, int64_t id, const char *name, int64_t created)
 {
@@ -331,6 +332,8 @@ int cli_domain(int argc, char **argv)
 		fputs(domain_usage, verb ? stdout : stderr);
 		return verb ? 0 : 2;
 	}
+	if (strcmp(verb, "dkim") == 0)
+		return cli_domain_dkim(argc - 1, argv + 1);
 	if (parse(argc - 1, argv + 1, &o) < 0 ||
 	    (strcmp(verb, "add") != 0 && strcmp(verb, "list") != 0) ||
 	    (!o.help && o.npos != (strcmp(verb, "add") == 0 ? 1 : 0))) {

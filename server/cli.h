@@ -19,6 +19,11 @@ int cli_restore(int argc, char **argv);
 int cli_reindex(int argc, char **argv);
 int cli_gc(int argc, char **argv);
 int cli_purge(int argc, char **argv);
+int cli_queue(int argc, char **argv);
+int cli_alias(int argc, char **argv);
+int cli_list(int argc, char **argv);
+int cli_apppw(int argc, char **argv);
+int cli_domain_dkim(int argc, char **argv);
 
 /* Shared by the subcommands */
 struct config;

@@ -13,6 +13,7 @@
 #include "lib/util.h"
 #include "search/index.h"
 #include "store/blob.h"
+#include "store/queue.h"
 
 void cli_mail_opts(const struct config *c, struct mail_store_opts *o)
 {
@@ -521,6 +522,16 @@ int cli_gc(int argc, char **argv)
 	ctx[1] = &cm;
 	/* any mailbox that cannot be read stops the sweep: better keep garbage than lose mail */
 	rc = mail_store_each_account(cm.ms, mark_account, ctx, &err);
+	if (rc == 0) {
+		/* messages still in the queue refer to their blobs too */
+		struct mta_queue *q;
+		if (mta_queue_open(o.data, NULL, mail_store_blobs(cm.ms), &q, &err) < 0 ||
+		    mta_queue_mark_blobs(q, marks, &err) < 0) {
+			fprintf(stderr, "yizhan: queue: %s (nothing is removed)\n", err.msg);
+			rc = 1;
+		}
+		mta_queue_close(&q);
+	}
 	if (rc != 0) {
 		rc = 1;
 	} else if (blob_sweep(mail_store_blobs(cm.ms), marks, o.grace, &st, &err) < 0) {

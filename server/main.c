@@ -11,7 +11,7 @@ static const char usage[] =
 	"  init    --data DIR --domain DOMAIN [--port-base N] [--demo]   create a data directory\n"
 	"  serve   --data DIR                                            run the daemon\n"
 	"  user    add|passwd|disable|enable|list|show|totp-reset ...     manage accounts\n"
-	"  domain  add|list ...                                          manage mail domains\n"
+	"  domain  add|list|dkim ...                                     mail domains, DKIM keys\n"
 	"  token   add|list|revoke ...                                   API tokens for OA systems\n"
 	"  audit   verify --data DIR                                     check the audit trail\n"
 	"  import  --data DIR ADDRESS PATH... [--folder NAME]            import .eml, mbox, Maildir\n"
@@ -21,6 +21,10 @@ static const char usage[] =
 	"  reindex --data DIR [ADDRESS...]                               rebuild search indexes\n"
 	"  gc      --data DIR [--grace SECONDS]                          remove unreferenced blobs\n"
 	"  purge   --data DIR                                            drop mail past retention\n"
+	"  queue   list|show|retry|hold|release|delete --data DIR ...    the mail queue\n"
+	"  alias   add|del|list --data DIR ...                           address aliases\n"
+	"  list    add|member|members|show --data DIR ...                groups and lists\n"
+	"  app-password add|list|revoke|require --data DIR ADDRESS ...   mail client passwords\n"
 	"  version                                                       print the version\n"
 	"\n"
 	"Run 'yizhan COMMAND --help' for a command's options.\n";
@@ -35,7 +39,8 @@ int main(int argc, char **argv)
 		{"domain", cli_domain}, {"audit", cli_audit}, {"token", cli_token},
 		{"import", cli_import}, {"export", cli_export}, {"check", cli_check},
 		{"restore", cli_restore}, {"reindex", cli_reindex}, {"gc", cli_gc},
-		{"purge", cli_purge},
+		{"purge", cli_purge},   {"queue", cli_queue}, {"alias", cli_alias},
+		{"list", cli_list},     {"app-password", cli_apppw},
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -106,6 +106,24 @@ const struct route rt_routes[] = {
 	 .flags = RT_AUTH, .roles = ROLE_USER, .scope = "mail.read",
 	 .summary = "The messages of a thread, oldest first", .tag = "mail"},
 
+	/* the user's mail settings and app passwords */
+	{.methods = RT_GET, .pattern = "/api/v1/settings/mail", .fn = api_settings_get,
+	 .flags = RT_AUTH, .roles = ROLE_USER, .summary = "Forwarding and vacation reply",
+	 .tag = "settings"},
+	{.methods = RT_PUT, .pattern = "/api/v1/settings/mail", .fn = api_settings_put,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .roles = ROLE_USER, .max_body = SMALL_JSON,
+	 .summary = "Change forwarding and the vacation reply (forwarding changes are audited)",
+	 .tag = "settings"},
+	{.methods = RT_GET, .pattern = "/api/v1/app-passwords", .fn = api_apppw_list,
+	 .flags = RT_AUTH, .roles = ROLE_USER, .summary = "App passwords (without the passwords)",
+	 .tag = "settings"},
+	{.methods = RT_POST, .pattern = "/api/v1/app-passwords", .fn = api_apppw_create,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .roles = ROLE_USER, .max_body = SMALL_JSON,
+	 .audit = "apppw.create", .summary = "A new app password, shown once", .tag = "settings"},
+	{.methods = RT_DELETE, .pattern = "/api/v1/app-passwords/{id}", .fn = api_apppw_delete,
+	 .flags = RT_AUTH | RT_CSRF, .roles = ROLE_USER, .audit = "apppw.revoke",
+	 .summary = "Revoke an app password", .tag = "settings"},
+
 	/* service */
 	{.methods = RT_GET, .pattern = "/api/v1/openapi.json", .fn = api_openapi,
 	 .flags = RT_PUBLIC, .summary = "This document", .tag = "meta"},
