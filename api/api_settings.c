@@ -1,6 +1,7 @@
 /* A user's mail settings: forwarding, vacation reply, app passwords. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_int.h"
 #include "lib/util.h"
