@@ -196,6 +196,20 @@ int search_index_reset(struct mailbox *mb, struct err *err)
 	return mail_index_all(mb, err);
 }
 
+int search_index_compact(struct mailbox *mb, struct err *err)
+{
+	char dir[1200];
+	struct search_db *sdb;
+	int r;
+
+	index_dir(mb, dir, sizeof(dir));
+	if (search_open(dir, true, &sdb, err) < 0)
+		return -1;
+	r = search_compact(sdb, err);
+	search_close(&sdb);
+	return r;
+}
+
 static int64_t du_total;
 static int du_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {

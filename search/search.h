@@ -30,15 +30,23 @@ extern "C" {
 #include "lib/arena.h"
 #include "lib/err.h"
 
+/* The promise made above, in a form the C++ body is held to: no exception leaves the shim. */
+#ifdef __cplusplus
+#define SEARCH_NOEXCEPT noexcept
+#else
+#define SEARCH_NOEXCEPT
+#endif
+
 struct search_db;
 
 /* Open the index in dir. writable creates it if missing and fails with ERR_LIMIT when another
  * writer holds the lock; a reader on a missing index fails with ERR_NOTFOUND. */
-int search_open(const char *dir, bool writable, struct search_db **db_r, struct err *err) YZ_WUR;
+int search_open(const char *dir, bool writable, struct search_db **db_r,
+		struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 /* Commit (writers) and close; sets *dbp to NULL. */
-void search_close(struct search_db **dbp);
+void search_close(struct search_db **dbp) SEARCH_NOEXCEPT;
 /* Readers: see the latest committed state. */
-int search_reopen(struct search_db *db, struct err *err) YZ_WUR;
+int search_reopen(struct search_db *db, struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 
 /* One message as the index sees it. Strings are UTF-8 and may be NULL. */
 struct search_doc {
@@ -56,15 +64,22 @@ struct search_doc {
 };
 
 /* Add or replace the document for doc->id. Pending until search_commit(). */
-int search_put(struct search_db *db, const struct search_doc *doc, struct err *err) YZ_WUR;
+int search_put(struct search_db *db, const struct search_doc *doc,
+	       struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 /* Remove a document; no error if it was not there. */
-int search_delete(struct search_db *db, int64_t id, struct err *err) YZ_WUR;
+int search_delete(struct search_db *db, int64_t id,
+		  struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 /* Move a document to another folder without reindexing its text. ERR_NOTFOUND if absent. */
 int search_set_folder(struct search_db *db, int64_t id, int64_t folder_id,
-		      struct err *err) YZ_WUR;
-int search_commit(struct search_db *db, struct err *err) YZ_WUR;
+		      struct err *err) SEARCH_NOEXCEPT YZ_WUR;
+int search_commit(struct search_db *db, struct err *err) SEARCH_NOEXCEPT YZ_WUR;
+/* Writers: commit, then rewrite the index compactly and carry on with the new copy. Indexing
+ * mail by mail leaves the B-trees' blocks partly filled; compacting takes about a third off
+ * the index, so run it after a bulk (re)index and now and then. Needs free space the size of
+ * the index beside it (DIR.compact); readers see the result after search_reopen(). */
+int search_compact(struct search_db *db, struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 /* Number of documents (for checks and stats). */
-int64_t search_count(struct search_db *db);
+int64_t search_count(struct search_db *db) SEARCH_NOEXCEPT;
 
 struct search_query {
 	const char *text;      /* the Xapian part (search_parsed.text); "" matches everything */
@@ -95,7 +110,7 @@ struct search_hit {
  * Xapian cannot parse fails with ERR_INVALID and a readable message. */
 int search_run(struct search_db *db, const struct search_query *q, struct arena *a,
 	       struct search_hit **hits_r, size_t *nhits_r, size_t *total_r,
-	       struct err *err) YZ_WUR;
+	       struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 
 /* ---- the user's query syntax (search/query.c, pure C) ----
  *   words "a phrase" from:x to:x cc:x subject:x note:x file:x   -> text
@@ -117,7 +132,7 @@ struct search_parsed {
 	unsigned is;        /* enum search_is bits */
 	int colour;         /* tag: 1..7, 0 = none */
 	bool has_attachment;
-	int64_t after, before; /* unix seconds, 0 = none; before: is exclusive of that day's end */
+	int64_t after, before; /* unix seconds, 0 = none; after:D includes day D, before:D excludes it */
 };
 
 /* tz_minutes: the zone dates are read in (480 for China). ERR_INVALID names the bad part. */

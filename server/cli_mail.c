@@ -418,8 +418,11 @@ static int reindex_one(struct cli_mail *cm, int64_t account, const char *who)
 		printf("%s: ", who);
 		fflush(stdout);
 		rc = cli_index_drain(mb, false);
-		if (mail_index_pending(mb) == 0 && rc == 0)
+		if (mail_index_pending(mb) == 0 && rc == 0) {
+			if (search_index_compact(mb, &err) < 0)
+				fprintf(stderr, "yizhan: %s: compacting: %s\n", who, err.msg);
 			printf("%s: index rebuilt\n", who);
+		}
 	}
 	mailbox_unref(&mb);
 	return rc;

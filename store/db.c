@@ -80,26 +80,43 @@ static int open_conn(const char *path, bool create, bool sync_full, sqlite3 **c_
 	return 0;
 }
 
-static int migrate(sqlite3 *c, const struct db_opts *o, const char *path, struct err *err)
+static int user_version(sqlite3 *c, int *v_r, struct err *err)
 {
 	sqlite3_stmt *st;
-	int version;
-
 	if (sqlite3_prepare_v2(c, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return db_err(c, err, "user_version");
 	sqlite3_step(st);
-	version = sqlite3_column_int(st, 0);
+	*v_r = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	return 0;
+}
+
+static int migrate(sqlite3 *c, const struct db_opts *o, const char *path, struct err *err)
+{
+	int version;
+
+	if (user_version(c, &version, err) < 0)
+		return -1;
 	if (version > o->nmigrations)
 		return err_set(err, ERR_INVALID,
 			       "%s: schema version %d is newer than this yizhan (%d)", path,
 			       version, o->nmigrations);
-	for (int v = version; v < o->nmigrations; v++) {
+	while (version < o->nmigrations) {
 		char sql[64];
 		if (sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 			return db_err(c, err, "begin migration");
-		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
-		if (sqlite3_exec(c, o->migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+		/* read again under the write lock: another thread or process may have migrated
+		 * since (two openers of a new database race here) */
+		if (user_version(c, &version, err) < 0) {
+			sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		if (version >= o->nmigrations) {
+			sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+			break;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", version + 1);
+		if (sqlite3_exec(c, o->migrations[version], NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK) {
 			db_err(c, err, "migration");
 			sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
@@ -107,7 +124,8 @@ static int migrate(sqlite3 *c, const struct db_opts *o, const char *path, struct
 		}
 		if (sqlite3_exec(c, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			return db_err(c, err, "commit migration");
-		log_debug("db", "path=%s migrated_to=%d", path, v + 1);
+		version++;
+		log_debug("db", "path=%s migrated_to=%d", path, version);
 	}
 	return 0;
 }

@@ -301,7 +301,8 @@ def run_cli(args, input=None, timeout=60, env=None):
 def _cli_with_data(args, data):
     """Insert `--data DIR` after the command words, the order docs/API.md shows."""
     args = [str(a) for a in args]
-    n = 2 if args and args[0] in ("user", "domain", "audit") else 1
+    n = 2 if args and args[0] in ("user", "domain", "audit", "token", "queue", "alias", "list",
+                                  "app-password") else 1
     return args[:n] + ["--data", data] + args[n:]
 
 
