@@ -58,6 +58,9 @@ int api_settings_put(struct req *rq, struct resp *rs);
 int api_apppw_list(struct req *rq, struct resp *rs);
 int api_apppw_create(struct req *rq, struct resp *rs);
 int api_apppw_delete(struct req *rq, struct resp *rs);
+int api_ui_state_get(struct req *rq, struct resp *rs);
+int api_ui_state_put(struct req *rq, struct resp *rs);
+int api_correspondents(struct req *rq, struct resp *rs);
 int api_thread_get(struct req *rq, struct resp *rs);
 
 #define API_SESSION_COOKIE "__Host-yz_session"

@@ -6,6 +6,7 @@
 #include "api_int.h"
 #include "lib/util.h"
 #include "mta/route.h"
+#include "store/mail.h"
 
 static json_t *settings_json(struct req *rq, const struct store_mail_settings *ms)
 {
@@ -175,4 +176,95 @@ int api_apppw_delete(struct req *rq, struct resp *rs)
 		return api_error_from(rs, &err);
 	rq->audit_detail = api_dump(rq, json_pack("{s:I}", "id", (json_int_t)id));
 	return api_json(rq, rs, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* ---- the web app's saved state: GET/PUT /api/v1/ui-state with ETag / If-Match ---- */
+
+#define UI_KEY "webmail"
+
+int api_ui_state_get(struct req *rq, struct resp *rs)
+{
+	struct mailbox *mb;
+	struct err err;
+	const char *value;
+	int64_t version;
+	json_t *obj;
+	json_error_t je;
+
+	if (api_mailbox(rq, rs, &mb) < 0)
+		return rs->status;
+	if (mail_ui_get(mb, UI_KEY, rq->arena, &value, &version, &err) < 0) {
+		if (err.code != ERR_NOTFOUND)
+			return api_error_from(rs, &err);
+		value = "{}";
+		version = 0;
+	}
+	obj = json_loads(value, 0, &je);
+	rt_resp_header(rs, "ETag", arena_printf(rq->arena, "\"%lld\"", (long long)version));
+	return api_json(rq, rs, 200,
+			json_pack("{s:o,s:I}", "state", obj ? obj : json_object(), "version",
+				  (json_int_t)version));
+}
+
+int api_ui_state_put(struct req *rq, struct resp *rs)
+{
+	struct mailbox *mb;
+	struct err err;
+	json_t *body, *state;
+	const char *im = rt_header(rq, "If-Match");
+	int64_t if_version = 0, version;
+	char *text;
+
+	if (api_mailbox(rq, rs, &mb) < 0 || api_body_object(rq, rs, &body) < 0)
+		return rs->status;
+	state = json_object_get(body, "state");
+	if (!json_is_object(state))
+		return api_error(rs, 400, "bad_request", "state is an object");
+	if (im && *im && strcmp(im, "*") != 0) {
+		char digits[24];
+		size_t n = strlen(im);
+		if (n < 3 || n > 22 || im[0] != '"' || im[n - 1] != '"')
+			return api_error(rs, 400, "bad_request", "If-Match is an ETag from GET");
+		memcpy(digits, im + 1, n - 2);
+		digits[n - 2] = '\0';
+		if (str_to_i64(digits, 0, INT64_MAX, &if_version) < 0)
+			return api_error(rs, 400, "bad_request", "If-Match is an ETag from GET");
+	}
+	text = api_dump(rq, json_incref(state));
+	if (text == NULL)
+		return api_error(rs, 400, "bad_request", "state could not be stored");
+	if (mail_ui_put(mb, UI_KEY, text, if_version, &version, &err) < 0) {
+		if (err.code == ERR_EXISTS)
+			return api_error(rs, 412, "precondition_failed", "%s", err.msg);
+		return api_input_error(rs, &err);
+	}
+	rt_resp_header(rs, "ETag", arena_printf(rq->arena, "\"%lld\"", (long long)version));
+	return api_json(rq, rs, 200, json_pack("{s:I}", "version", (json_int_t)version));
+}
+
+int api_correspondents(struct req *rq, struct resp *rs)
+{
+	struct mailbox *mb;
+	struct mail_correspondent *v;
+	struct err err;
+	const char *q = rt_query(rq, "q"), *l = rt_query(rq, "limit");
+	int64_t limit = 10;
+	size_t n;
+	json_t *items;
+
+	if (api_mailbox(rq, rs, &mb) < 0)
+		return rs->status;
+	if (l && *l && str_to_i64(l, 1, 50, &limit) < 0)
+		return api_error(rs, 400, "bad_request", "limit is 1..50");
+	if (q && strlen(q) > 100)
+		return api_error(rs, 400, "bad_request", "q is at most 100 bytes");
+	if (mail_correspondents(mb, q ? q : "", (size_t)limit, rq->arena, &v, &n, &err) < 0)
+		return api_error_from(rs, &err);
+	items = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = api_addr(v[i].name, v[i].address);
+		json_object_set_new(o, "last", json_string(api_time(rq, v[i].last)));
+		json_array_append_new(items, o);
+	}
+	return api_json(rq, rs, 200, json_pack("{s:o}", "items", items));
 }

@@ -124,6 +124,18 @@ const struct route rt_routes[] = {
 	 .flags = RT_AUTH | RT_CSRF, .roles = ROLE_USER, .audit = "apppw.revoke",
 	 .summary = "Revoke an app password", .tag = "settings"},
 
+	/* the web app's own state and helpers */
+	{.methods = RT_GET, .pattern = "/api/v1/ui-state", .fn = api_ui_state_get,
+	 .flags = RT_AUTH, .roles = ROLE_USER,
+	 .summary = "The web app's saved state (open tabs, drafts in progress); ETag", .tag = "ui"},
+	{.methods = RT_PUT, .pattern = "/api/v1/ui-state", .fn = api_ui_state_put,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .roles = ROLE_USER, .max_body = 600 * 1024,
+	 .summary = "Save the web app's state (If-Match: the version read, or none)",
+	 .tag = "ui"},
+	{.methods = RT_GET, .pattern = "/api/v1/correspondents", .fn = api_correspondents,
+	 .flags = RT_AUTH, .roles = ROLE_USER, .scope = "mail.read",
+	 .summary = "Recent correspondents matching ?q= (compose autocomplete)", .tag = "ui"},
+
 	/* service */
 	{.methods = RT_GET, .pattern = "/api/v1/openapi.json", .fn = api_openapi,
 	 .flags = RT_PUBLIC, .summary = "This document", .tag = "meta"},

@@ -310,6 +310,26 @@ int mail_upload_get(struct mailbox *mb, const char *id, struct arena *a, struct 
 /* Forget uploads older than max_age seconds (their blobs go to the GC). */
 int mail_upload_expire(struct mailbox *mb, int64_t max_age, struct err *err) YZ_WUR;
 
+/* ---- the web app's saved state (tabs survive sign-out, crashes, other devices) ---- */
+#define MAIL_UI_STATE_MAX (512 * 1024)
+/* value is opaque text (the app's JSON); *version_r counts writes (an ETag). ERR_NOTFOUND
+ * when nothing was saved under key. */
+int mail_ui_get(struct mailbox *mb, const char *key, struct arena *a, const char **value_r,
+		int64_t *version_r, struct err *err) YZ_WUR;
+/* Save; with if_version > 0 only when the stored version is that one (ERR_EXISTS otherwise:
+ * another device wrote meanwhile). *version_r gets the new version. */
+int mail_ui_put(struct mailbox *mb, const char *key, const char *value, int64_t if_version,
+		int64_t *version_r, struct err *err) YZ_WUR;
+
+/* Addresses this account wrote to or heard from, most recent first, whose address or name
+ * starts with (or, for Chinese names, contains) prefix: compose autocomplete. */
+struct mail_correspondent {
+	const char *name, *address;
+	int64_t last;
+};
+int mail_correspondents(struct mailbox *mb, const char *prefix, size_t limit, struct arena *a,
+			struct mail_correspondent **v_r, size_t *n_r, struct err *err) YZ_WUR;
+
 /* ---- index queue (consumed by search/index.c) ---- */
 enum mail_index_op { MAIL_IDX_PUT = 1, MAIL_IDX_DELETE = 2, MAIL_IDX_FOLDER = 3 };
 struct mail_index_job {

@@ -717,6 +717,99 @@ int mail_upload_expire(struct mailbox *mb, int64_t max_age, struct err *err)
 	return mail_step(mb, s, "expire uploads", err);
 }
 
+/* ---- UI state ---- */
+
+int mail_ui_get(struct mailbox *mb, const char *key, struct arena *a, const char **value_r,
+		int64_t *version_r, struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(mb->db, "SELECT value, version FROM ui_state WHERE key = ?", &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, key);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_done(mb->db, s);
+		return err_set(err, ERR_NOTFOUND, "nothing saved");
+	}
+	*value_r = arena_strdup(a, (const char *)sqlite3_column_text(s, 0));
+	*version_r = sqlite3_column_int64(s, 1);
+	db_done(mb->db, s);
+	return 0;
+}
+
+int mail_ui_put(struct mailbox *mb, const char *key, const char *value, int64_t if_version,
+		int64_t *version_r, struct err *err)
+{
+	sqlite3_stmt *s;
+	int changed;
+
+	if (strlen(value) > MAIL_UI_STATE_MAX)
+		return err_set(err, ERR_LIMIT, "saved state is at most %d bytes", MAIL_UI_STATE_MAX);
+	if (db_prepare(mb->db,
+		       "INSERT INTO ui_state (key, value, version, updated) VALUES (?1, ?2, 1, ?3)"
+		       " ON CONFLICT (key) DO UPDATE SET value = ?2, version = version + 1,"
+		       " updated = ?3 WHERE ?4 = 0 OR version = ?4 RETURNING version",
+		       &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, key);
+	db_bind_text(s, 2, value);
+	sqlite3_bind_int64(s, 3, time_now());
+	sqlite3_bind_int64(s, 4, if_version);
+	changed = sqlite3_step(s) == SQLITE_ROW;
+	if (changed)
+		*version_r = sqlite3_column_int64(s, 0);
+	db_done(mb->db, s);
+	if (!changed)
+		return err_set(err, ERR_EXISTS, "saved meanwhile by another window or device");
+	return 0;
+}
+
+int mail_correspondents(struct mailbox *mb, const char *prefix, size_t limit, struct arena *a,
+			struct mail_correspondent **v_r, size_t *n_r, struct err *err)
+{
+	struct mail_correspondent *v;
+	sqlite3_stmt *s;
+	size_t n = 0;
+	int64_t sent = 0;
+
+	(void)!mail_folder_by_special(mb, MAIL_SENT, &sent, NULL);
+	if (limit == 0 || limit > 50)
+		limit = 50;
+	v = arena_alloc(a, limit * sizeof(*v));
+	/* senders of received mail, and the To/Cc of sent mail (record-separated lists, split
+	 * by a recursive CTE), newest first, one row per address */
+	if (db_prepare(mb->db,
+		       "WITH RECURSIVE sent(rest, item, d) AS ("
+		       "  SELECT to_list || char(30) || cc_list || char(30), '', internal_date"
+		       "  FROM (SELECT to_list, cc_list, internal_date FROM messages WHERE"
+		       "  folder_id = ?1 AND expunged_at = 0 ORDER BY internal_date DESC LIMIT 2000)"
+		       "  UNION ALL SELECT substr(rest, instr(rest, char(30)) + 1),"
+		       "  substr(rest, 1, instr(rest, char(30)) - 1), d FROM sent WHERE rest != ''),"
+		       " addrs(name, address, d) AS ("
+		       "  SELECT substr(item, 1, instr(item, char(31)) - 1),"
+		       "  substr(item, instr(item, char(31)) + 1), d FROM sent WHERE item != ''"
+		       "  UNION ALL SELECT * FROM (SELECT from_name, from_addr, internal_date FROM"
+		       "  messages WHERE folder_id != ?1 AND expunged_at = 0 AND from_addr != ''"
+		       "  ORDER BY internal_date DESC LIMIT 5000))"
+		       " SELECT max(name), address, max(d) AS last FROM addrs WHERE address != '' AND"
+		       " (?2 = '' OR address LIKE ?2 || '%' OR name LIKE ?2 || '%' OR"
+		       " instr(name, ?2) > 0) GROUP BY lower(address) ORDER BY last DESC LIMIT ?3",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, sent);
+	db_bind_text(s, 2, prefix ? prefix : "");
+	sqlite3_bind_int64(s, 3, (int64_t)limit);
+	while (n < limit && sqlite3_step(s) == SQLITE_ROW) {
+		v[n].name = arena_strdup(a, (const char *)sqlite3_column_text(s, 0));
+		v[n].address = arena_strdup(a, (const char *)sqlite3_column_text(s, 1));
+		v[n].last = sqlite3_column_int64(s, 2);
+		n++;
+	}
+	db_done(mb->db, s);
+	*v_r = v;
+	*n_r = n;
+	return 0;
+}
+
 /* ---- the index queue ---- */
 
 int mail_index_jobs(struct mailbox *mb, size_t max, struct arena *a, struct mail_index_job **v_r,

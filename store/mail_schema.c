@@ -125,6 +125,9 @@ const char *const mail_migrations[] = {
 	/* 3: attachments uploaded for a message being written */
 	"CREATE TABLE uploads (id TEXT PRIMARY KEY, blob TEXT NOT NULL, name TEXT NOT NULL,"
 	"  type TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 4: the web app's state (open tabs, unsent compose content, selection), per key */
+	"CREATE TABLE ui_state (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+	"  version INTEGER NOT NULL DEFAULT 1, updated INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 const int mail_nmigrations = (int)(sizeof(mail_migrations) / sizeof(mail_migrations[0]));
