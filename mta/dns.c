@@ -174,7 +174,8 @@ static int on_mx(void *ctx, ns_msg *msg, ns_rr *rr)
 		return -1;
 	mx = grow(c);
 	mx->pref = rd[0] << 8 | rd[1];
-	mx->host = arena_strdup(c->a, host);
+	/* the root name comes out as ".": the null MX of RFC 7505 is the empty host */
+	mx->host = arena_strdup(c->a, strcmp(host, ".") == 0 ? "" : host);
 	return 0;
 }
 
@@ -190,12 +191,15 @@ int dns_mx(struct dns_resolver *r, const char *domain, struct arena *a, struct d
 	unsigned char *ans = arena_alloc(a, ANSWER_MAX);
 	struct collect c = {.a = a, .size = sizeof(struct dns_mx)};
 	int len, rcode, n;
+	struct err qe;
 
-	if (query(r, domain, ns_t_mx, ans, &len, &rcode, err) < 0) {
+	if (query(r, domain, ns_t_mx, ans, &len, &rcode, &qe) < 0) {
 		const char **addrs;
 		size_t na;
-		if (err && err->code != ERR_NOTFOUND)
-			return -1;
+		/* only "no MX" falls back to the implicit MX; a failed query is an error even when
+		 * the caller passed no err to read it from */
+		if (qe.code != ERR_NOTFOUND)
+			return err_set(err, qe.code, "%s", qe.msg);
 		/* RFC 5321 5.1: no MX records, so the domain itself is the host */
 		if (dns_addrs(r, domain, a, &addrs, &na, err) < 0)
 			return -1;
@@ -256,7 +260,7 @@ int dns_addrs(struct dns_resolver *r, const char *host, struct arena *a, const c
 {
 	unsigned char *ans = arena_alloc(a, ANSWER_MAX);
 	struct collect c = {.a = a, .size = sizeof(const char *)};
-	struct err e4, e6;
+	struct err e4 = {0}, e6 = {0}; /* stay ERR_OK when a query succeeds with no records */
 	int len, rcode;
 
 	if (query(r, host, ns_t_a, ans, &len, &rcode, &e4) == 0 &&
