@@ -11,6 +11,12 @@
 struct api_state *api_state_new(void);
 void api_state_free(struct api_state **sp);
 
+/* The hub behind GET /api/v1/events: it subscribes to the mail store's event bus. */
+struct mail_store;
+struct api_events *api_events_new(struct mail_store *ms);
+void api_events_free(struct api_events **hp);
+int api_events(struct req *rq, struct resp *rs);
+
 /* Write {"error":{"code":CODE,"message":...}} with status; returns status. */
 int api_error(struct resp *rs, int status, const char *code, const char *fmt, ...)
 	YZ_PRINTF(4, 5);

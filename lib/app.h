@@ -21,6 +21,7 @@ struct mta_queue;
 struct dns_resolver;
 struct mailauth;
 struct mta_delivery;
+struct api_events;
 
 struct app {
 	struct config cfg;
@@ -36,6 +37,7 @@ struct app {
 	struct dns_resolver *dns;        /* MX/TXT lookups (mta/dns.h) */
 	struct mailauth *mailauth;       /* SPF, DKIM, DMARC (mta/mailauth.h) */
 	struct mta_delivery *delivery;   /* delivery workers (mta/deliver.h) */
+	struct api_events *events;       /* GET /api/v1/events streams (api/api_events.c) */
 	unsigned char secret[32]; /* per-process: fake salts, throttling keys */
 	const struct route *routes;
 	size_t nroutes;

@@ -105,10 +105,22 @@ struct resp_header {
 	const char *name, *value;
 };
 
+/* Streaming responses (Server-Sent Events): the handler sets resp.stream. The HTTP glue calls
+ * stream(ctx, buf, max, waker) whenever the client can take more: it returns the bytes it put
+ * in buf, 0 for "nothing now" (the connection is then parked without holding a thread, and
+ * the stream calls rt_waker_wake(waker), from any thread, when it has more), or -1 to end the
+ * response. stream_free(ctx) runs once when the response is done or the client went away. */
+struct rt_waker;
+typedef long rt_stream_fn(void *ctx, char *buf, size_t max, struct rt_waker *waker);
+void rt_waker_wake(struct rt_waker *w);
+
 struct resp {
 	int status;
 	const char *content_type;
 	struct buf body;
+	rt_stream_fn *stream;
+	void *stream_ctx;
+	void (*stream_free)(void *ctx);
 	const char *file_data; /* static body not owned by the response (cached asset) */
 	size_t file_len;
 	struct resp_header headers[RT_MAX_RESP_HEADERS];

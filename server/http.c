@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,109 @@ static void rctx_free(struct rctx *rc)
 	free(rc);
 }
 
+/* ---- streaming responses (rt.h): parked with MHD_suspend_connection while they have
+ * nothing to say, resumed by rt_waker_wake() ---- */
+
+struct rt_waker {
+	struct rt_waker *next; /* every live stream, for shutdown */
+	pthread_mutex_t lock;
+	struct MHD_Connection *conn;
+	bool suspended, pending, done, closing;
+	rt_stream_fn *fn;
+	void *ctx;
+	void (*free_fn)(void *);
+};
+
+/* libmicrohttpd refuses to stop with suspended connections: at shutdown (and reload) every
+ * stream is ended and resumed first. */
+static pthread_mutex_t wakers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rt_waker *wakers;
+
+static void end_streams(void)
+{
+	pthread_mutex_lock(&wakers_lock);
+	for (struct rt_waker *w = wakers; w; w = w->next) {
+		pthread_mutex_lock(&w->lock);
+		w->closing = true;
+		if (w->suspended && !w->done) {
+			w->suspended = false;
+			MHD_resume_connection(w->conn);
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+	pthread_mutex_unlock(&wakers_lock);
+}
+
+static bool streams_left(void)
+{
+	bool any;
+	pthread_mutex_lock(&wakers_lock);
+	any = wakers != NULL;
+	pthread_mutex_unlock(&wakers_lock);
+	return any;
+}
+
+void rt_waker_wake(struct rt_waker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->suspended && !w->done) {
+		w->suspended = false;
+		MHD_resume_connection(w->conn);
+	} else {
+		w->pending = true; /* the reader is running: it must not park now */
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct rt_waker *w = cls;
+	long n;
+
+	pthread_mutex_lock(&w->lock);
+	w->pending = false;
+	if (w->closing) {
+		pthread_mutex_unlock(&w->lock);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	n = w->fn(w->ctx, buf, max, w);
+	if (n > 0) {
+		pthread_mutex_unlock(&w->lock);
+		return (ssize_t)n;
+	}
+	if (n < 0) {
+		pthread_mutex_unlock(&w->lock);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (!w->pending) {
+		/* the pattern microhttpd.h prescribes: suspend, return 0, resume later */
+		w->suspended = true;
+		MHD_suspend_connection(w->conn);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+static void stream_done(void *cls)
+{
+	struct rt_waker *w = cls;
+	pthread_mutex_lock(&wakers_lock);
+	for (struct rt_waker **pp = &wakers; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&wakers_lock);
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_mutex_unlock(&w->lock);
+	/* the stream forgets the waker before it is freed */
+	if (w->free_fn)
+		w->free_fn(w->ctx);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
 static enum MHD_Result send_response(struct rctx *rc)
 {
 	struct resp *rs = &rc->rs;
@@ -124,7 +228,24 @@ static enum MHD_Result send_response(struct rctx *rc)
 	enum MHD_Result ret;
 	uint64_t ns;
 
-	if (rs->file_data)
+	if (rs->stream) {
+		struct rt_waker *w = xcalloc(1, sizeof(*w));
+		pthread_mutex_init(&w->lock, NULL);
+		w->conn = rc->conn;
+		w->fn = rs->stream;
+		w->ctx = rs->stream_ctx;
+		w->free_fn = rs->stream_free;
+		pthread_mutex_lock(&wakers_lock);
+		w->next = wakers;
+		wakers = w;
+		pthread_mutex_unlock(&wakers_lock);
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, w,
+						      stream_done);
+		if (r == NULL) {
+			stream_done(w);
+			return MHD_NO;
+		}
+	} else if (rs->file_data)
 		r = MHD_create_response_from_buffer(rs->file_len, (void *)rs->file_data,
 						    MHD_RESPMEM_PERSISTENT);
 	else
@@ -296,7 +417,8 @@ int http_start(const struct app *tmpl, int fd, struct http_server **s_r, struct 
 	if (read_pem(path, &s->key, err) < 0)
 		goto fail;
 	s->d = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			MHD_ALLOW_SUSPEND_RESUME,
 		0, NULL, NULL, on_request, app,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_HTTPS_MEM_CERT, s->cert,
@@ -342,6 +464,12 @@ void http_stop(struct http_server **sp, unsigned drain_ms)
 				break;
 			usleep(20 * 1000);
 		}
+	}
+	/* end the event streams and let them go before the daemon may stop */
+	end_streams();
+	for (unsigned waited = 0; waited < 3000 && streams_left(); waited += 10) {
+		usleep(10 * 1000);
+		end_streams(); /* a stream may have parked again in between */
 	}
 	MHD_stop_daemon(s->d); /* closes the listening socket unless quiesced */
 	free(s->cert);

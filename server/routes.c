@@ -124,6 +124,10 @@ const struct route rt_routes[] = {
 	 .flags = RT_AUTH | RT_CSRF, .roles = ROLE_USER, .audit = "apppw.revoke",
 	 .summary = "Revoke an app password", .tag = "settings"},
 
+	{.methods = RT_GET, .pattern = "/api/v1/events", .fn = api_events, .flags = RT_AUTH,
+	 .roles = ROLE_USER,
+	 .summary = "Server-Sent Events: new mail, flag and folder changes", .tag = "mail"},
+
 	/* the web app's own state and helpers */
 	{.methods = RT_GET, .pattern = "/api/v1/ui-state", .fn = api_ui_state_get,
 	 .flags = RT_AUTH, .roles = ROLE_USER,

@@ -96,6 +96,7 @@ static int open_app(struct app *app, const char *data)
 	    open_mta(app, &err) < 0)
 		return cli_fail("%s", err.msg);
 	maint = maint_start(app->mail);
+	app->events = api_events_new(app->mail);
 	app->auth_cache = auth_cache_new((size_t)app->cfg.auth_cache_entries,
 					 app->cfg.auth_cache_seconds);
 	app->api = api_state_new();
@@ -109,6 +110,7 @@ static int open_app(struct app *app, const char *data)
 
 static void close_app(struct app *app)
 {
+	api_events_free(&app->events);
 	mta_delivery_stop(&app->delivery);
 	mailauth_free(&app->mailauth);
 	dns_resolver_free(&app->dns);
