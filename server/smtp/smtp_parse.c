@@ -448,8 +448,11 @@ void smtp_msg_append(struct smtp_msg *m, const char *p, size_t n)
 	if (m->over || n == 0)
 		return;
 	if (m->len - m->base + n > m->max) {
+		/* keep what fits (so chunking never changes the bytes kept), drop the rest */
 		m->over = true;
-		return;
+		n = m->max - (m->len - m->base);
+		if (n == 0)
+			return;
 	}
 	if (m->len + n + 1 > m->cap) {
 		size_t cap = m->cap * 2, top = m->base + m->max + 1;

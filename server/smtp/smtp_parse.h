@@ -108,8 +108,9 @@ bool smtp_helo_ok(const char *s, size_t len);
 /* ---- message bytes ---- */
 
 /* Where message bytes go: data[0, base) is reserved for the session (room for trace headers
- * in front); content is appended after it, at most max bytes. Past max the bytes are only
- * counted, and over is set: the buffer never grows beyond base + max + 1. */
+ * in front); content is appended after it, at most max bytes. Past max the first max bytes
+ * stay (whatever the chunking), the rest is only counted in seen, and over is set: the
+ * buffer never grows beyond base + max + 1. */
 struct smtp_msg {
 	char *data;
 	size_t len, cap; /* len includes base */
@@ -120,7 +121,7 @@ struct smtp_msg {
 
 void smtp_msg_init(struct smtp_msg *m, size_t base, size_t max);
 void smtp_msg_release(struct smtp_msg *m);
-/* Append content (dropped, with over set, beyond max). */
+/* Append content (what goes beyond max is dropped, and over set). */
 void smtp_msg_append(struct smtp_msg *m, const char *p, size_t n);
 
 /* Problems found in the bytes; any of them refuses the message (never splits it). */
