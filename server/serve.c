@@ -99,6 +99,7 @@ static int open_app(struct app *app, const char *data)
 	app->events = api_events_new(app->mail);
 	app->auth_cache = auth_cache_new((size_t)app->cfg.auth_cache_entries,
 					 app->cfg.auth_cache_seconds);
+	auth_cache_set_iterations(app->auth_cache, (unsigned)app->cfg.scram_iterations);
 	app->api = api_state_new();
 	app->metrics = metrics_new(rt_nroutes);
 	app->routes = rt_routes;

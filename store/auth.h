@@ -18,6 +18,9 @@
 struct auth_cache;
 
 struct auth_cache *auth_cache_new(size_t max_entries, int64_t ttl_seconds);
+/* The PBKDF2 cost of the stand-in secret checked for unknown addresses: the configured
+ * [auth] scram_iterations, so an unknown address takes as long as a real one. */
+void auth_cache_set_iterations(struct auth_cache *c, unsigned iterations);
 void auth_cache_free(struct auth_cache **cp);
 
 struct auth_stats {
