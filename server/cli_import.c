@@ -650,6 +650,11 @@ int cli_import(int argc, char **argv)
 	for (int i = optind + 1; i < argc && !im->fatal; i++)
 		import_path(im, argv[i], NULL, 0);
 	flush(im);
+	{
+		struct err e;
+		if (mail_optimize(im->mb, &e) < 0)
+			fprintf(stderr, "yizhan: optimize: %s\n", e.msg);
+	}
 	draw(im, true);
 	if (im->tty)
 		fputc('\n', stderr);

@@ -32,7 +32,8 @@ static int purge_one(void *ctx, int64_t account)
 	if (m->stop)
 		return 1;
 	if (mailbox_open(m->ms, account, -1, &mb, &err) < 0 ||
-	    mail_purge(mb, time_now(), &n, &err) < 0)
+	    mail_purge(mb, time_now(), &n, &err) < 0 || mail_upload_expire(mb, 86400, &err) < 0 ||
+	    mail_optimize(mb, &err) < 0)
 		log_warn("maint", "account=%lld error=\"%s\"", (long long)account, err.msg);
 	else if (n)
 		log_info("maint", "account=%lld purged=%lld", (long long)account, (long long)n);

@@ -346,6 +346,9 @@ int mail_index_all(struct mailbox *mb, struct err *err) YZ_WUR;
 int64_t mail_index_pending(struct mailbox *mb);
 
 /* ---- maintenance ---- */
+/* Let SQLite's planner learn the tables' shape (PRAGMA optimize, bounded): after bulk
+ * imports and hourly. Without statistics it picked a full scan for some counts. */
+int mail_optimize(struct mailbox *mb, struct err *err) YZ_WUR;
 /* Rebuild mail.db from the blobs it refers to: the cached fields (envelope, structure, snippet,
  * thread) are recomputed from the blob; user-set state (flags, notes, ...) stays. */
 int mail_rebuild_cache(struct mailbox *mb, int64_t *n_r, struct err *err) YZ_WUR;

@@ -599,3 +599,8 @@ enum mail_special mail_special_parse(const char *s)
 			return (enum mail_special)i;
 	return MAIL_NONE;
 }
+
+int mail_optimize(struct mailbox *mb, struct err *err)
+{
+	return db_exec(mb->db, "PRAGMA analysis_limit=400; PRAGMA optimize;", err);
+}

@@ -278,11 +278,12 @@ int mail_list(struct mailbox *mb, const struct mail_list_q *q, struct arena *a,
 	}
 	if (total_r) {
 		*total_r = -1;
-		if (q->want_total && q->filter == 0) {
+		if (q->want_total && (q->filter == 0 || q->filter == MAIL_F_UNREAD)) {
+			/* the folder's counters (kept by triggers) answer without a scan */
 			struct mail_folder f;
 			if (mail_folder_get(mb, q->folder_id, a, &f, err) < 0)
 				return -1;
-			*total_r = f.total;
+			*total_r = q->filter ? f.unread : f.total;
 		} else if (q->want_total) {
 			const char *csql = strstr(page_sql(q, false, a), " FROM messages");
 			char *end;
