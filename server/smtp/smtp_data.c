@@ -227,10 +227,11 @@ static void ma_done(struct smtp_job *j)
 	} else {
 		t->have_verdict = true;
 		if (t->verdict.action == MAILAUTH_REJECT) {
+			/* the reason lives in the transaction's arena: reply before it goes */
 			const char *why = t->verdict.reason ? t->verdict.reason : "policy";
 			smtp_audit_refused(s, why, NULL);
-			smtp_txn_reset(s);
 			smtp_reply(s, "550 5.7.1 Message rejected: %s", why);
+			smtp_txn_reset(s);
 			free(m);
 			smtp_resume(s);
 			return;

@@ -1,0 +1,184 @@
+"""Inbound authentication end to end: a dnsmasq started here serves SPF, DKIM and DMARC
+records of test domains, the server's [dns] points at it, and mail arrives on port 25 from
+Python's smtplib. DMARC p=reject is refused with 550 5.7.1, p=quarantine lands in Junk,
+a message DKIM-signed by an independent signer (dkimpy, Debian's python3-dkim) passes and
+lands in the Inbox with an Authentication-Results header saying so, and our own outgoing
+signature (yizhan domain dkim) verifies with dkimpy.
+
+The client is on loopback, which libspf2 always passes; so the SPF domain (MAIL FROM) is
+chosen apart from the From domain, and DMARC has to come from DKIM alignment or fail.
+"""
+
+import email
+import email.policy
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import yzharness as yz
+
+import dkim
+
+D = yz.DOMAIN
+RUTH = ("ruth@" + D, "ruth-password-1", "user", "Ruth")
+SRV = None
+DNS = None
+KEY = None
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dkim_pubkey_record(pem):
+    der = subprocess.run(["openssl", "pkey", "-pubout", "-outform", "DER"], input=pem,
+                         capture_output=True, check=True).stdout
+    import base64
+    return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+
+
+def txt_record(name, value):
+    # dnsmasq wants long values split into strings of at most 255 characters
+    parts = [value[i:i + 250] for i in range(0, len(value), 250)]
+    return "txt-record=%s,%s" % (name, ",".join('"%s"' % p for p in parts))
+
+
+def setUpModule():
+    global SRV, DNS, KEY
+    KEY = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                          "rsa_keygen_bits:2048"], capture_output=True, check=True).stdout
+    tmp = tempfile.mkdtemp(prefix="yzdns-")
+    zone = os.path.join(tmp, "zone.conf")
+    port = free_udp_port()
+    with open(zone, "w") as f:
+        f.write("local=/dmarc.test/\nlocal=/quar.test/\nlocal=/signed.test/\nlocal=/relay.test/\n")
+        f.write("local=/%s/\n" % D)
+        f.write('txt-record=_dmarc.dmarc.test,"v=DMARC1; p=reject"\n')
+        f.write('txt-record=_dmarc.quar.test,"v=DMARC1; p=quarantine"\n')
+        f.write('txt-record=_dmarc.signed.test,"v=DMARC1; p=reject"\n')
+        f.write('txt-record=relay.test,"v=spf1 -all"\n')
+        f.write(txt_record("s1._domainkey.signed.test", dkim_pubkey_record(KEY)) + "\n")
+    DNS = subprocess.Popen(["/usr/sbin/dnsmasq", "--no-daemon", "--port=%d" % port,
+                            "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+                            "--no-hosts", "--conf-file=" + zone, "--user=root"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    DNS.tmp = tmp
+    time.sleep(0.3)
+    SRV = yz.offline_server(users=[RUTH], name="test_smtp_mailauth")
+    yz.conf_append(SRV.data, "dns", {"servers": "127.0.0.1:%d" % port, "timeout": 2})
+    yz.conf_append(SRV.data, "queue", {"relay_host": "127.0.0.1", "relay_port": SRV.base + 999})
+    SRV.launch()
+
+
+def tearDownModule():
+    if SRV:
+        SRV.stop()
+    if DNS:
+        DNS.send_signal(signal.SIGTERM)
+        DNS.wait(5)
+        shutil.rmtree(DNS.tmp, ignore_errors=True)
+
+
+def message(frm, subject, body="hello\r\n"):
+    return ("From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: Mon, 1 Jan 2024 10:00:00 +0800\r\n"
+            "Message-ID: <%s@test>\r\n\r\n%s" % (frm, RUTH[0], subject,
+                                                  subject.replace(" ", "."), body)).encode()
+
+
+def send(raw, mail_from="bounce@relay.test"):
+    with smtplib.SMTP("127.0.0.1", SRV.base + 25, timeout=20) as s:
+        s.ehlo("client.test")
+        return s.sendmail(mail_from, [RUTH[0]], raw)
+
+
+def messages(session, role):
+    folders = session.get("/api/v1/folders").json()["items"]
+    fid = [f["id"] for f in folders if f["role"] == role][0]
+    return session.get("/api/v1/messages?folder=%d&limit=100" % fid).json()["items"]
+
+
+def wait_for(session, role, subject, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = [m for m in messages(session, role) if m["subject"] == subject]
+        if got:
+            return got[0]
+        time.sleep(0.2)
+    return None
+
+
+class Inbound(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = yz.login(SRV, RUTH[0], RUTH[1])
+
+    def test_dmarc_reject(self):
+        with self.assertRaises(smtplib.SMTPDataError) as cm:
+            send(message("boss@dmarc.test", "forged boss"))
+        self.assertEqual(cm.exception.smtp_code, 550)
+        self.assertIn(b"5.7.1", cm.exception.smtp_error)
+        self.assertIn(b"DMARC", cm.exception.smtp_error.upper())
+        time.sleep(1)
+        self.assertIsNone(wait_for(self.s, "inbox", "forged boss", timeout=1))
+
+    def test_dmarc_quarantine_goes_to_junk(self):
+        send(message("news@quar.test", "quarantined news"))
+        m = wait_for(self.s, "junk", "quarantined news")
+        self.assertIsNotNone(m, "not in Junk")
+        self.assertIsNone(wait_for(self.s, "inbox", "quarantined news", timeout=1))
+        raw = self.s.get("/api/v1/messages/%d/raw" % m["id"]).body
+        ar = email.message_from_bytes(raw, policy=email.policy.default)["Authentication-Results"]
+        self.assertIn("dmarc=fail", str(ar))
+
+    def test_dkim_signed_by_others_passes(self):
+        raw = message("ceo@signed.test", "signed by dkimpy")
+        sig = dkim.sign(raw, b"s1", b"signed.test", KEY,
+                        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+        send(sig + raw)
+        m = wait_for(self.s, "inbox", "signed by dkimpy")
+        self.assertIsNotNone(m, "not delivered to the Inbox")
+        raw_back = self.s.get("/api/v1/messages/%d/raw" % m["id"]).body
+        ar = str(email.message_from_bytes(raw_back,
+                                          policy=email.policy.default)["Authentication-Results"])
+        self.assertIn("dkim=pass", ar)
+        self.assertIn("header.d=signed.test", ar)
+        self.assertIn("dmarc=pass", ar)
+        # the same message with its body changed after signing is refused (p=reject)
+        with self.assertRaises(smtplib.SMTPDataError) as cm:
+            send(sig + raw.replace(b"hello", b"hullo"))
+        self.assertEqual(cm.exception.smtp_code, 550)
+
+    def test_our_signature_verifies_independently(self):
+        cp = SRV.cli_data("domain", "dkim", D, "--selector", "yz1")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        line = cp.stdout.strip().splitlines()[-1]
+        self.assertTrue(line.startswith("yz1._domainkey.%s. IN TXT " % D), line)
+        record = line.split(" IN TXT ", 1)[1].strip().strip('"')
+        self.assertTrue(record.startswith("v=DKIM1; k=rsa; p="))
+        # send through the web API to a remote address: the queued copy carries the signature
+        r = self.s.post("/api/v1/messages/send", {"to": ["x@relay.test"], "subject": "签名测试",
+                                                 "text": "正文"})
+        self.assertEqual(r.status, 202, r)
+        qid = r.json()["qid"]
+        rows = yz.sql_read(os.path.join(SRV.data, "queue.db"),
+                           "SELECT blob FROM messages WHERE qid = ?", (qid,))
+        self.assertEqual(len(rows), 1)
+        digest = rows[0][0]
+        with open(os.path.join(SRV.data, "blobs", digest[:2], digest[2:4], digest), "rb") as f:
+            queued = f.read()
+        self.assertIn(b"DKIM-Signature:", queued)
+        # dkimpy verifies it against the record we were told to publish
+        self.assertTrue(dkim.verify(queued, dnsfunc=lambda name, timeout=5: record.encode()),
+                        "dkimpy does not verify our signature")
+
+
+if __name__ == "__main__":
+    yz.main()
