@@ -528,6 +528,10 @@ int mta_delivery_start(struct app *app, struct mta_delivery **d_r, struct err *e
 	d->delay_warn_s = app->cfg.queue_delay_warn_hours * 3600;
 	if (want > WORKERS_MAX)
 		want = WORKERS_MAX;
+	if (mta_queue_release_leases(app->queue, err) < 0) {
+		free(d);
+		return -1;
+	}
 	for (size_t i = 0; i < want; i++) {
 		struct worker_arg *wa = xcalloc(1, sizeof(*wa));
 		wa->d = d;

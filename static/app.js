@@ -5,6 +5,9 @@ import htm from 'htm';
 import { makeT, pickLang } from './i18n.js';
 import { createApi, goToLogin } from './api.js';
 import { AuditLog } from './audit.js';
+import { MailApp, createMailStore } from './mail/app.js';
+import { SearchBox } from './mail/search.js';
+import { Icon } from './mail/icons.js';
 
 const html = htm.bind(h);
 const ADMIN_ROLES = ['sysadmin', 'secadmin', 'auditor'];
@@ -19,15 +22,17 @@ function initials(name, address) {
   return first.toUpperCase();
 }
 
-function Header({ t, me, view, onSignOut, signingOut }) {
+function Header({ t, me, view, onSignOut, signingOut, center, tools }) {
   return html`
-    <header class="app-header">
+    <header class=${'app-header' + (view === 'mail' ? ' mail-header' : '')}>
       <div class="app-header-inner">
         <a class="app-brand" href=${view === 'admin' ? '/admin' : '/'}>
           <${Logo} />
           <span class="app-product">${t('product')}</span>
           <span class="app-section">${view === 'admin' ? t('nav.admin') : t('nav.mail')}</span>
         </a>
+        ${center}
+        ${tools}
         <div class="app-user" aria-label=${t('header.account')}>
           <span class="avatar" aria-hidden="true">${initials(me.name, me.address)}</span>
           <span class="app-user-text">
@@ -44,25 +49,6 @@ function Header({ t, me, view, onSignOut, signingOut }) {
         </div>
       </div>
     </header>
-  `;
-}
-
-function MailHome({ t, me }) {
-  return html`
-    <section class="card hero">
-      <div class="hero-icon" aria-hidden="true">
-        <svg viewBox="0 0 48 48" width="48" height="48" focusable="false">
-          <rect x="4" y="10" width="40" height="28" rx="4" fill="none" stroke="currentColor" stroke-width="3" />
-          <path d="M6 13l18 13 18-13" fill="none" stroke="currentColor" stroke-width="3" stroke-linejoin="round" />
-        </svg>
-      </div>
-      <div>
-        <h1 class="hero-title">${t('mail.greeting', { name: me.name || me.address })}</h1>
-        <p class="hero-lead">${t('mail.soon_title')}</p>
-        <p class="muted">${t('mail.soon_body')}</p>
-        <p class="muted small">${t('mail.signed_in_as', { address: me.address })}</p>
-      </div>
-    </section>
   `;
 }
 
@@ -86,10 +72,39 @@ function AdminHome({ t, me, api, lang }) {
   `;
 }
 
-function App({ boot, api, t, lang }) {
+const LANG_KEY = 'yz.lang';
+
+function App({ boot, api, lang: lang0 }) {
+  const [lang, setLangState] = useState(lang0);
+  const t = makeT(lang);
   const [me, setMe] = useState({ name: boot.name, address: boot.address, role: boot.role });
   const [signingOut, setSigningOut] = useState(false);
   const [error, setError] = useState('');
+  const [store] = useState(() =>
+    boot.view === 'mail'
+      ? createMailStore({ api, t, lang, me: { name: boot.name, address: boot.address }, setLang: (l) => changeLang(l) })
+      : null
+  );
+
+  function changeLang(l) {
+    const next = pickLang(l);
+    try {
+      window.localStorage.setItem(LANG_KEY, next);
+    } catch (e) {
+      /* private mode */
+    }
+    document.documentElement.lang = next;
+    if (store) {
+      store.t = makeT(next);
+      store.lang = next;
+      store.emit();
+    }
+    setLangState(next);
+  }
+
+  useEffect(() => {
+    if (store) store.start();
+  }, []);
 
   useEffect(() => {
     let alive = true;
@@ -99,6 +114,7 @@ function App({ boot, api, t, lang }) {
         if (!alive || !m) return;
         if (m.session_complete === false) return goToLogin();
         setMe({ name: m.name || '', address: m.address || boot.address, role: m.role || boot.role });
+        if (store) store.me = { name: m.name || '', address: m.address || boot.address };
       })
       .catch((e) => {
         // 401 already redirected in api.js; anything else keeps the server-rendered identity.
@@ -111,11 +127,12 @@ function App({ boot, api, t, lang }) {
 
   useEffect(() => {
     document.title = (boot.view === 'admin' ? t('nav.admin') : t('nav.mail')) + ' · ' + t('product');
-  }, []);
+  }, [lang]);
 
   async function signOut() {
     setSigningOut(true);
     setError('');
+    if (store) await store.beforeSignOut();
     try {
       await api.del('/api/v1/session');
     } catch (e) {
@@ -128,13 +145,27 @@ function App({ boot, api, t, lang }) {
     goToLogin();
   }
 
+  if (store) {
+    const center = html`<${SearchBox} store=${store} />`;
+    const tools = html`<div class="header-tools">
+      <button class="btn btn-header btn-icon" type="button" id="open-settings" title=${t('settings.title')} aria-label=${t('settings.title')}
+        onClick=${() => store.openTab('settings')}><${Icon} name="settings" /></button>
+      <button class="btn btn-header btn-icon lang-btn" type="button" id="lang-toggle" title=${t('settings.language')}
+        aria-label=${t('settings.language')} onClick=${() => store.setLang(lang === 'en' ? 'zh-CN' : 'en')}>${lang === 'en' ? '中' : 'EN'}</button>
+    </div>`;
+    return html`
+      <div class="mail-root">
+        <${Header} t=${t} me=${me} view="mail" onSignOut=${signOut} signingOut=${signingOut} center=${center} tools=${tools} />
+        ${error && html`<p class="msg msg-error" role="alert">${error}</p>`}
+        <main class="mail-main" id="main"><${MailApp} store=${store} lang=${lang} /></main>
+      </div>
+    `;
+  }
   return html`
     <${Header} t=${t} me=${me} view=${boot.view} onSignOut=${signOut} signingOut=${signingOut} />
     <main class="app-main" id="main">
       ${error && html`<p class="msg msg-error" role="alert">${error}</p>`}
-      ${boot.view === 'admin'
-        ? html`<${AdminHome} t=${t} me=${me} api=${api} lang=${lang} />`
-        : html`<${MailHome} t=${t} me=${me} />`}
+      <${AdminHome} t=${t} me=${me} api=${api} lang=${lang} />
     </main>
   `;
 }
@@ -143,8 +174,14 @@ function App({ boot, api, t, lang }) {
   const root = document.getElementById('app');
   if (!root) return;
   const ds = root.dataset;
-  const lang = pickLang(ds.lang);
-  const t = makeT(lang);
+  let saved = null;
+  try {
+    saved = window.localStorage.getItem(LANG_KEY);
+  } catch (e) {
+    saved = null;
+  }
+  const lang = pickLang(saved || ds.lang);
+  document.documentElement.lang = lang;
   const meta = document.querySelector('meta[name="csrf-token"]');
   const boot = {
     view: ds.view === 'admin' ? 'admin' : 'mail',
@@ -155,5 +192,6 @@ function App({ boot, api, t, lang }) {
   const api = createApi(meta ? meta.getAttribute('content') : '');
   root.textContent = '';
   root.classList.add('is-ready');
-  render(html`<${App} boot=${boot} api=${api} t=${t} lang=${lang} />`, root);
+  if (boot.view === 'mail') document.body.classList.add('mail-page');
+  render(html`<${App} boot=${boot} api=${api} lang=${lang} />`, root);
 })();

@@ -141,8 +141,7 @@ export function AuditLog({ api, t, lang }) {
   const exportHref = (format) => '/api/v1/audit/export?format=' + format + (exportQuery ? '&' + exportQuery : '');
   const typeLabel = (type) => {
     const key = 'audit.type.' + type;
-    const label = t(key);
-    return label === key ? type : label;
+    return t.has && !t.has(key) ? type : t(key);
   };
 
   return html`

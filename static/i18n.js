@@ -1,5 +1,7 @@
 // The app's string table. Chinese (zh-CN) first, English second; every key exists in both
-// (tests can check this by importing STRINGS). Placeholders look like {name}.
+// (tests can check this by importing STRINGS). Placeholders look like {name}. The webmail's
+// strings live in mail/strings.js and are merged in below.
+import { MAIL_STRINGS } from './mail/strings.js';
 
 export const STRINGS = {
   'zh-CN': {
@@ -146,7 +148,10 @@ export const STRINGS = {
   },
 };
 
+for (const lang of Object.keys(MAIL_STRINGS)) Object.assign(STRINGS[lang], MAIL_STRINGS[lang]);
+
 export const DEFAULT_LANG = 'zh-CN';
+const warned = new Set();
 
 export function pickLang(lang) {
   if (lang && STRINGS[lang]) return lang;
@@ -158,11 +163,17 @@ export function pickLang(lang) {
 export function makeT(lang) {
   const table = STRINGS[pickLang(lang)];
   const base = STRINGS[DEFAULT_LANG];
-  return function t(key, vars) {
+  function t(key, vars) {
     let s = key in table ? table[key] : key in base ? base[key] : key;
+    if (s === key && !warned.has(key)) {
+      warned.add(key);
+      console.warn('i18n: missing string ' + key);
+    }
     if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
     return s;
-  };
+  }
+  t.has = (key) => key in table || key in base;
+  return t;
 }
 
 export function hasKey(key) {

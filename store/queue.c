@@ -54,6 +54,9 @@ static const char *const migrations[] = {
 	/* 2: what each account sent when, for the messages-per-hour limit */
 	"CREATE TABLE sent_log (account_id INTEGER NOT NULL, ts INTEGER NOT NULL);"
 	"CREATE INDEX sent_log_account ON sent_log(account_id, ts);",
+	/* 3: a worker's claim on a recipient, apart from its retry time, so a restart can
+	 * drop the claims of a process that died without waiting for them to run out */
+	"ALTER TABLE rcpts ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 struct pending {
@@ -422,9 +425,9 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 	if (db_exec(q->db, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
 	if (db_prepare(q->db,
-		       "UPDATE rcpts SET next_try = ?1 + ?2 WHERE id IN (SELECT id FROM rcpts"
-		       " WHERE state = 0 AND next_try <= ?1 ORDER BY next_try, id LIMIT ?3)"
-		       " RETURNING id",
+		       "UPDATE rcpts SET lease_until = ?1 + ?2 WHERE id IN (SELECT id FROM rcpts"
+		       " WHERE state = 0 AND next_try <= ?1 AND lease_until <= ?1"
+		       " ORDER BY next_try, id LIMIT ?3) RETURNING id",
 		       &s, err) < 0)
 		goto fail;
 	sqlite3_bind_int64(s, 1, now);
@@ -512,7 +515,7 @@ int mta_queue_result(struct mta_queue *q, int64_t rcpt_id, enum mta_outcome o, i
 	}
 	if (db_prepare(q->db,
 		       "UPDATE rcpts SET state = ?, attempts = ?, next_try = ?, code = ?, text = ?,"
-		       " last_try = ? WHERE id = ?",
+		       " last_try = ?, lease_until = 0 WHERE id = ?",
 		       &s, err) < 0)
 		return -1;
 	sqlite3_bind_int(s, 1, (int)state);
@@ -848,6 +851,11 @@ int mta_queue_hold(struct mta_queue *q, const char *qid, bool hold, struct err *
 int mta_queue_delete(struct mta_queue *q, const char *qid, struct err *err)
 {
 	return by_qid(q, "DELETE FROM messages WHERE qid = ?1 AND ?2 = ?2", qid, 0, err);
+}
+
+int mta_queue_release_leases(struct mta_queue *q, struct err *err)
+{
+	return db_exec(q->db, "UPDATE rcpts SET lease_until = 0 WHERE lease_until != 0", err);
 }
 
 int mta_queue_mark_blobs(struct mta_queue *q, struct blob_marks *marks, struct err *err)

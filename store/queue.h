@@ -117,6 +117,9 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 enum mta_outcome { MTA_OK, MTA_TEMPFAIL, MTA_PERMFAIL };
 int mta_queue_result(struct mta_queue *q, int64_t rcpt_id, enum mta_outcome o, int code,
 		     const char *text, struct err *err) YZ_WUR;
+/* Drop every worker's claim: at the start of the one daemon that delivers, so recipients a
+ * killed process had claimed are due again at once (not when the claim runs out). */
+int mta_queue_release_leases(struct mta_queue *q, struct err *err) YZ_WUR;
 /* Wake the delivery workers (after a submit). */
 void mta_queue_kick(struct mta_queue *q);
 /* Wait for work until timeout_ms or a kick; returns true if kicked. */
