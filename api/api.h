@@ -39,6 +39,10 @@ int api_session_totp(struct req *rq, struct resp *rs);
 int api_totp_enrol(struct req *rq, struct resp *rs);
 int api_totp_confirm(struct req *rq, struct resp *rs);
 int api_me(struct req *rq, struct resp *rs);
+int api_me_patch(struct req *rq, struct resp *rs);
+int api_password_change(struct req *rq, struct resp *rs);
+int api_sessions_list(struct req *rq, struct resp *rs);
+int api_sessions_delete(struct req *rq, struct resp *rs);
 int api_audit_list(struct req *rq, struct resp *rs);
 int api_audit_export(struct req *rq, struct resp *rs);
 

@@ -211,6 +211,11 @@ int api_message_list(struct req *rq, struct resp *rs)
 					 " colour:NAME");
 	}
 	q.cursor = rt_query(rq, "cursor");
+	if ((s = rt_query(rq, "at")) && *s) {
+		if (str_to_i64(s, 0, 10000000, &x) < 0)
+			return api_error(rs, 400, "bad_request", "at is a position in the folder, 0..");
+		q.offset = (size_t)x;
+	}
 	if (mail_list(mb, &q, rq->arena, &v, &n, &next, &total, &err) < 0)
 		return api_error_from(rs, &err);
 	items = json_array();
@@ -426,6 +431,7 @@ int api_message_part(struct req *rq, struct resp *rs)
 	}
 	rs->status = 200;
 	rt_resp_text(rs, type, data, dlen);
+	rs->frame_self = inl && strcmp(inl, "1") == 0 && previewable(p->type, p->subtype);
 	rt_resp_header(rs, "Content-Disposition",
 		       disposition(rq,
 				   inl && strcmp(inl, "1") == 0 && previewable(p->type, p->subtype)

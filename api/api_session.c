@@ -46,7 +46,17 @@ static int decode_data(const struct httpauth *h, char *out, size_t outsz, size_t
 	return 0;
 }
 
+static int step_one_for(struct req *rq, struct resp *rs, const struct httpauth *h,
+			const char *must_be);
+
 static int step_one(struct req *rq, struct resp *rs, const struct httpauth *h)
+{
+	return step_one_for(rq, rs, h, NULL);
+}
+
+/* Step one of an exchange; with must_be, only for that address (re-authentication). */
+static int step_one_for(struct req *rq, struct resp *rs, const struct httpauth *h,
+			const char *must_be)
 {
 	struct app *app = rq->app;
 	struct scram_pending p;
@@ -65,6 +75,8 @@ static int step_one(struct req *rq, struct resp *rs, const struct httpauth *h)
 		return api_error(rs, 400, "bad_request", "%s", err.msg);
 	if (store_address_normalise(p.cf.user, p.address, sizeof(p.address), &err) < 0)
 		snprintf(p.address, sizeof(p.address), "%s", p.cf.user);
+	if (must_be && strcmp(p.address, must_be) != 0)
+		return api_error(rs, 400, "bad_request", "prove the password of %s", must_be);
 	if (store_login_allowed(app->store, p.address, time_now(), &pol, &retry, &err) < 0)
 		return err.code == ERR_LIMIT ? rate_limited(rq, rs, retry) : api_error_from(rs, &err);
 	if (store_account_get(app->store, p.address, &a, &err) == 0 && !a.disabled) {
@@ -224,4 +236,129 @@ int api_session_delete(struct req *rq, struct resp *rs)
 int api_me(struct req *rq, struct resp *rs)
 {
 	return api_json(rq, rs, 200, api_me_object(rq, rq->caller->complete));
+}
+
+/* POST /api/v1/password: a password change without the password crossing the wire. The
+ * browser proves the current password with the same SCRAM exchange as sign-in (RFC 7804:
+ * step one answers 401 auth_continue, step two carries the proof), and step two's body holds
+ * the new SCRAM secret it derived itself: {"secret":"SCRAM-SHA-256$ITER:SALT$STORED:SERVER"}.
+ * Every other session of the account ends. */
+int api_password_change(struct req *rq, struct resp *rs)
+{
+	struct app *app = rq->app;
+	const char *hdr = rt_header(rq, "Authorization"), *sid;
+	struct scram_pending p;
+	struct scram_client_final cfin;
+	struct scram_secret sec;
+	struct httpauth *h;
+	json_t *body, *v;
+	char msg[SCRAM_MAX_MSG + 1], sig[B64_ENC_LEN(SCRAM_KEY_LEN)];
+	size_t len;
+	int64_t retry;
+	struct err err;
+
+	if (hdr == NULL) {
+		rt_resp_header(rs, "WWW-Authenticate", SCHEME " realm=\"yizhan\"");
+		return api_error(rs, 401, "unauthorized", "prove the current password with SCRAM");
+	}
+	if (api_throttle_ip(app->api, rq->ip, app->cfg.login_ip_per_minute, &retry) < 0)
+		return rate_limited(rq, rs, retry);
+	h = arena_alloc(rq->arena, sizeof(*h));
+	if (httpauth_parse(hdr, strlen(hdr), h, &err) < 0 || strcasecmp(h->scheme, SCHEME) != 0)
+		return api_error(rs, 400, "bad_request", "Authorization: SCRAM-SHA-256 only");
+	sid = httpauth_param(h, "sid");
+	if (sid == NULL)
+		return step_one_for(rq, rs, h, rq->caller->address);
+	if (api_pending_take(app->api, sid, &p) < 0)
+		return api_error(rs, 401, "auth_failed", "the exchange expired or is unknown");
+	if (decode_data(h, msg, sizeof(msg), &len) < 0 ||
+	    scram_client_final_parse(msg, len, p.cf.gs2_header, &cfin, &err) < 0)
+		return api_error(rs, 400, "bad_request", "malformed SCRAM client-final message");
+	if (p.account_id != rq->caller->account_id ||
+	    !scram_verify(&p.secret, &p.cf, p.server_first, &cfin, sig)) {
+		login_failed(rq, &p, "password change: bad proof");
+		return auth_failed(rs);
+	}
+	if (api_body_object(rq, rs, &body) < 0)
+		return rs->status;
+	v = json_object_get(body, "secret");
+	if (!json_is_string(v) || scram_secret_parse(json_string_value(v), &sec, &err) < 0)
+		return api_error(rs, 400, "bad_request",
+				 "secret is SCRAM-SHA-256$ITER:SALT$STOREDKEY:SERVERKEY");
+	if (sec.iterations < (unsigned)app->cfg.scram_iterations || sec.salt_len < 16)
+		return api_error(rs, 400, "bad_request",
+				 "the new secret needs at least %lld iterations and a 16-byte salt",
+				 (long long)app->cfg.scram_iterations);
+	if (store_account_set_secret(app->store, rq->caller->account_id, &sec, &err) < 0 ||
+	    store_session_revoke(app->store, rq->caller->account_id, NULL, rq->caller->session_hash,
+				 &err) < 0)
+		return api_error_from(rs, &err);
+	api_audit(rq, "account.passwd", api_dump(rq, json_pack("{s:s}", "how", "web (SCRAM)")));
+	return api_json(rq, rs, 200, json_pack("{s:b}", "changed", 1));
+}
+
+int api_me_patch(struct req *rq, struct resp *rs)
+{
+	json_t *body, *name, *lang;
+	struct store_account a;
+	struct err err;
+
+	if (api_body_object(rq, rs, &body) < 0)
+		return rs->status;
+	name = json_object_get(body, "name");
+	lang = json_object_get(body, "language");
+	if ((name && !json_is_string(name)) || (lang && !json_is_string(lang)))
+		return api_error(rs, 400, "bad_request", "name and language are strings");
+	if (store_account_set_profile(rq->app->store, rq->caller->account_id,
+				      name ? json_string_value(name) : NULL,
+				      lang ? json_string_value(lang) : NULL, &err) < 0 ||
+	    store_account_get_id(rq->app->store, rq->caller->account_id, &a, &err) < 0)
+		return api_error_from(rs, &err);
+	snprintf(rq->caller->name, sizeof(rq->caller->name), "%s", a.name);
+	snprintf(rq->caller->lang, sizeof(rq->caller->lang), "%s", a.lang);
+	return api_json(rq, rs, 200, api_me_object(rq, rq->caller->complete));
+}
+
+struct sess_ctx {
+	json_t *items;
+	const char *mine;
+	struct req *rq;
+};
+
+static void collect_session(void *ctx, const char *hash, const char *ip, const char *client,
+			    int64_t created, int64_t last_seen)
+{
+	struct sess_ctx *c = ctx;
+	json_array_append_new(
+	    c->items, json_pack("{s:s%,s:s,s:s,s:s,s:s,s:b}", "id", hash, (size_t)16, "ip", ip,
+				"client", client, "created", api_time(c->rq, created), "last_seen",
+				api_time(c->rq, last_seen), "current", strcmp(hash, c->mine) == 0));
+}
+
+int api_sessions_list(struct req *rq, struct resp *rs)
+{
+	struct sess_ctx c = {.items = json_array(), .mine = rq->caller->session_hash, .rq = rq};
+	struct err err;
+	if (store_session_list(rq->app->store, rq->caller->account_id, collect_session, &c, &err) < 0) {
+		json_decref(c.items);
+		return api_error_from(rs, &err);
+	}
+	return api_json(rq, rs, 200, json_pack("{s:o}", "items", c.items));
+}
+
+/* DELETE /api/v1/sessions/{id} signs one out; DELETE /api/v1/sessions every other. */
+int api_sessions_delete(struct req *rq, struct resp *rs)
+{
+	const char *id = rt_param(rq, "id");
+	struct err err;
+	int n;
+
+	if (id && strncmp(id, rq->caller->session_hash, 16) == 0)
+		return api_error(rs, 400, "bad_request", "sign out this session with DELETE /api/v1/session");
+	n = store_session_revoke(rq->app->store, rq->caller->account_id, id, rq->caller->session_hash,
+				 &err);
+	if (n < 0)
+		return api_error_from(rs, &err);
+	rq->audit_detail = api_dump(rq, json_pack("{s:i}", "signed_out", n));
+	return api_json(rq, rs, 200, json_pack("{s:i}", "signed_out", n));
 }

@@ -121,6 +121,10 @@ struct resp {
 	rt_stream_fn *stream;
 	void *stream_ctx;
 	void (*stream_free)(void *ctx);
+	/* Loosenings of the one security policy, for the responses that need them: */
+	bool csp_mail_images; /* the webmail page: img-src also https: data: blob: (mail images
+				 the user chose to show; the sanitiser is the gate) */
+	bool frame_self;      /* may be framed by our own pages (inline attachment preview) */
 	const char *file_data; /* static body not owned by the response (cached asset) */
 	size_t file_len;
 	struct resp_header headers[RT_MAX_RESP_HEADERS];

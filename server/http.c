@@ -21,6 +21,9 @@
 
 #define CSP "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; " \
 	    "frame-ancestors 'none'"
+/* inline previews of attachments (images, PDF) in the webmail's own frames */
+#define CSP_FRAME_SELF "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; " \
+		       "frame-ancestors 'self'"
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* Each daemon owns a snapshot of the app (config, web assets) for its whole life, so a reload
@@ -253,11 +256,14 @@ static enum MHD_Result send_response(struct rctx *rc)
 						    MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Security-Policy", CSP);
+	MHD_add_response_header(r, "Content-Security-Policy",
+				rs->csp_mail_images ? CSP "; img-src 'self' data: blob: https:"
+				: rs->frame_self    ? CSP_FRAME_SELF
+						    : CSP);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "X-Frame-Options", rs->frame_self ? "SAMEORIGIN" : "DENY");
 	if (rs->content_type)
 		MHD_add_response_header(r, "Content-Type", rs->content_type);
 	if (str_has_prefix(rc->rq.path, "/api/"))

@@ -31,6 +31,22 @@ const struct route rt_routes[] = {
 	 .flags = RT_AUTH | RT_PARTIAL, .scope = "profile.read", .summary = "The signed-in account",
 	 .tag = "session"},
 
+	{.methods = RT_PATCH, .pattern = "/api/v1/me", .fn = api_me_patch,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .max_body = SMALL_JSON,
+	 .summary = "Change the display name and language", .tag = "session"},
+	{.methods = RT_POST, .pattern = "/api/v1/password", .fn = api_password_change,
+	 .flags = RT_AUTH | RT_CSRF | RT_JSON, .max_body = SMALL_JSON, .audit = NULL,
+	 .summary = "Change the password: prove the old one with SCRAM, send the new secret",
+	 .tag = "session"},
+	{.methods = RT_GET, .pattern = "/api/v1/sessions", .fn = api_sessions_list,
+	 .flags = RT_AUTH, .summary = "The account's signed-in sessions", .tag = "session"},
+	{.methods = RT_DELETE, .pattern = "/api/v1/sessions", .fn = api_sessions_delete,
+	 .flags = RT_AUTH | RT_CSRF, .audit = "auth.sessions.revoke",
+	 .summary = "Sign out everywhere else", .tag = "session"},
+	{.methods = RT_DELETE, .pattern = "/api/v1/sessions/{id}", .fn = api_sessions_delete,
+	 .flags = RT_AUTH | RT_CSRF, .audit = "auth.sessions.revoke",
+	 .summary = "Sign out one other session", .tag = "session"},
+
 	/* audit: the auditor role only */
 	{.methods = RT_GET, .pattern = "/api/v1/audit", .fn = api_audit_list, .flags = RT_AUTH,
 	 .roles = ROLE_AUDITOR, .summary = "Audit records, newest first, paged", .tag = "audit"},

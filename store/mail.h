@@ -228,6 +228,8 @@ struct mail_list_q {
 	unsigned filter;    /* enum mail_filter */
 	int colour;
 	const char *cursor; /* from a previous page's next, or NULL */
+	size_t offset;      /* without a cursor: skip this many first (a jump into a long folder;
+			       costs a walk of the index, not of the rows) */
 	size_t limit;       /* 1..500 */
 	bool want_total;
 };

@@ -179,7 +179,7 @@ static const char *page_sql(const struct mail_list_q *q, bool with_cursor, struc
 	}
 	return arena_printf(a,
 			    "SELECT " MAIL_MSG_COLS ", from_sort, subject_sort FROM messages"
-			    " WHERE folder_id = ?1 AND expunged_at = 0%s%s%s ORDER BY %s LIMIT ?3",
+			    " WHERE folder_id = ?1 AND expunged_at = 0%s%s%s ORDER BY %s LIMIT ?3 OFFSET ?8",
 			    filter, with_cursor ? " AND " : "", with_cursor ? cond : "", order);
 }
 
@@ -242,6 +242,7 @@ int mail_list(struct mailbox *mb, const struct mail_list_q *q, struct arena *a,
 		return -1;
 	sqlite3_bind_int64(s, 1, q->folder_id);
 	sqlite3_bind_int64(s, 3, (int64_t)limit + 1);
+	sqlite3_bind_int64(s, 8, key ? 0 : (int64_t)q->offset);
 	if (q->filter & MAIL_F_COLOUR && q->colour)
 		sqlite3_bind_int(s, 4, q->colour);
 	if (key && bind_cursor(s, q, kind, key, cid, err) < 0) {

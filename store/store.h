@@ -63,6 +63,12 @@ struct store_limits {
 };
 int store_account_limits(struct store *st, int64_t account_id, struct store_limits *out,
 			 struct err *err) YZ_WUR;
+/* Display name and/or language (NULL keeps it); language is zh-CN or en. */
+int store_account_set_profile(struct store *st, int64_t id, const char *name, const char *lang,
+			      struct err *err) YZ_WUR;
+/* A new SCRAM secret made by the client (the password never reaches us). */
+int store_account_set_secret(struct store *st, int64_t id, const struct scram_secret *sec,
+			     struct err *err) YZ_WUR;
 int store_account_get_id(struct store *st, int64_t id, struct store_account *out,
 			 struct err *err) YZ_WUR;
 int store_account_set_password(struct store *st, const char *address, const char *password,
@@ -108,6 +114,15 @@ int store_session_complete(struct store *st, const char *hash, struct err *err) 
 int store_session_set_pending_totp(struct store *st, const char *hash, const unsigned char *key,
 				   struct err *err) YZ_WUR;
 int store_session_delete(struct store *st, const char *hash, struct err *err) YZ_WUR;
+typedef void store_session_fn(void *ctx, const char *hash, const char *ip, const char *client,
+			      int64_t created, int64_t last_seen);
+/* The account's signed-in sessions, most recently used first. */
+int store_session_list(struct store *st, int64_t account_id, store_session_fn *fn, void *ctx,
+		       struct err *err) YZ_WUR;
+/* Sign out one session (by the first 16 hex digits of its hash) or, with hash_prefix NULL,
+ * every session but keep_hash. Returns how many went, or -1. */
+int store_session_revoke(struct store *st, int64_t account_id, const char *hash_prefix,
+			 const char *keep_hash, struct err *err) YZ_WUR;
 /* Remove every session of an account (password change, disable). */
 int store_session_delete_account(struct store *st, int64_t account_id, struct err *err) YZ_WUR;
 

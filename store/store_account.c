@@ -291,3 +291,38 @@ int store_account_limits(struct store *st, int64_t account_id, struct store_limi
 	db_done(st->db, s);
 	return 0;
 }
+
+int store_account_set_profile(struct store *st, int64_t id, const char *name, const char *lang,
+			      struct err *err)
+{
+	sqlite3_stmt *s;
+
+	if (name && (strlen(name) > STORE_NAME_MAX || !utf8_valid(name, strlen(name))))
+		return err_set(err, ERR_INVALID, "a name is valid UTF-8 of at most %d bytes",
+			       STORE_NAME_MAX);
+	if (lang && strcmp(lang, "zh-CN") != 0 && strcmp(lang, "en") != 0)
+		return err_set(err, ERR_INVALID, "language is zh-CN or en");
+	if (db_prepare(st->db,
+		       "UPDATE accounts SET name = coalesce(?, name), lang = coalesce(?, lang)"
+		       " WHERE id = ?",
+		       &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, name);
+	db_bind_text(s, 2, lang);
+	sqlite3_bind_int64(s, 3, id);
+	return store_step_done(st, s, "set profile", err);
+}
+
+int store_account_set_secret(struct store *st, int64_t id, const struct scram_secret *sec,
+			     struct err *err)
+{
+	char text[512];
+	sqlite3_stmt *s;
+
+	scram_secret_format(sec, text, sizeof(text));
+	if (db_prepare(st->db, "UPDATE accounts SET secret = ? WHERE id = ?", &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, text);
+	sqlite3_bind_int64(s, 2, id);
+	return store_step_done(st, s, "set secret", err);
+}

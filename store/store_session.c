@@ -261,3 +261,46 @@ int store_login_succeeded(struct store *st, const char *address, struct err *err
 	db_bind_text(s, 1, address);
 	return store_step_done(st, s, "clear failures", err);
 }
+
+int store_session_list(struct store *st, int64_t account_id, store_session_fn *fn, void *ctx,
+		       struct err *err)
+{
+	sqlite3_stmt *s;
+	if (db_prepare(st->db,
+		       "SELECT hash, ip, client, created, last_seen FROM sessions WHERE account_id = ?"
+		       " AND complete = 1 ORDER BY last_seen DESC",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+		   (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3),
+		   sqlite3_column_int64(s, 4));
+	db_done(st->db, s);
+	return 0;
+}
+
+int store_session_revoke(struct store *st, int64_t account_id, const char *hash_prefix,
+			 const char *keep_hash, struct err *err)
+{
+	sqlite3_stmt *s;
+	int n;
+
+	/* by the first 16 hex digits of the hash (what the list shows), or every session but
+	 * keep_hash when hash_prefix is NULL */
+	if (hash_prefix && (strlen(hash_prefix) != 16 || strspn(hash_prefix, "0123456789abcdef") != 16))
+		return err_set(err, ERR_NOTFOUND, "no such session");
+	if (db_prepare(st->db,
+		       hash_prefix ? "DELETE FROM sessions WHERE account_id = ?1 AND substr(hash, 1, 16) = ?2"
+				   : "DELETE FROM sessions WHERE account_id = ?1 AND hash != ?2",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	db_bind_text(s, 2, hash_prefix ? hash_prefix : keep_hash);
+	if (store_step_done(st, s, "revoke sessions", err) < 0)
+		return -1;
+	n = sqlite3_changes(db_conn(st->db, NULL));
+	if (hash_prefix && n == 0)
+		return err_set(err, ERR_NOTFOUND, "no such session");
+	return n;
+}

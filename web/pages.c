@@ -312,6 +312,7 @@ int web_app_page(struct req *rq, struct resp *rs)
 {
 	if (role_is_admin(rq->caller->role))
 		return redirect(rs, "/admin"); /* admin roles have no mailbox */
+	rs->csp_mail_images = true;
 	return shell(rq, rs, "mail");
 }
 
