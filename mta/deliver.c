@@ -15,6 +15,7 @@
 #include "lib/util.h"
 #include "mta/dns.h"
 #include "mta/dsn.h"
+#include "mta/mailauth.h"
 #include "mta/route.h"
 #include "mta/smtpc.h"
 #include "store/audit.h"
@@ -350,6 +351,26 @@ static void deliver_remote(struct mta_delivery *d, const struct mta_job *j, size
 	}
 	m.data = raw;
 	m.len = len;
+	/* mail handed in by mail clients is signed on its way out (the web's is signed when it
+	 * is built): with the key of the sender's domain, when it has one */
+	if (j->source == MTA_SRC_SUBMISSION && d->app->mailauth && j->sender && strrchr(j->sender, '@')) {
+		char selector[64], *key;
+		const char *hdr, *dom = strrchr(j->sender, '@') + 1;
+		if (store_dkim_get(d->app->store, dom, selector, sizeof(selector), &key, NULL) == 0) {
+			if (mailauth_dkim_sign(d->app->mailauth, dom, selector, key, raw, len, a, &hdr,
+					       &err) == 0) {
+				size_t hl = strlen(hdr);
+				char *signed_msg = arena_alloc(a, hl + len + 1);
+				memcpy(signed_msg, hdr, hl);
+				memcpy(signed_msg + hl, raw, len);
+				m.data = signed_msg;
+				m.len = hl + len;
+			} else {
+				log_warn("mta", "qid=%s dkim=\"%s\"", j->qid, err.msg);
+			}
+			free(key);
+		}
+	}
 	m.eightbit = has_8bit(raw, len);
 	m.smtputf8 = needs_smtputf8(j, n);
 	if (*d->relay_host) {

@@ -24,12 +24,21 @@ import unittest
 import yzharness as yz
 
 import dkim
+from aiosmtpd.controller import Controller
 
 D = yz.DOMAIN
 RUTH = ("ruth@" + D, "ruth-password-1", "user", "Ruth")
 SRV = None
 DNS = None
 KEY = None
+RCV = None
+GOT = []
+
+
+class Keep:
+    async def handle_DATA(self, server, session, envelope):
+        GOT.append(envelope.content)
+        return "250 2.0.0 kept"
 
 
 def free_udp_port():
@@ -72,13 +81,21 @@ def setUpModule():
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     DNS.tmp = tmp
     time.sleep(0.3)
+    global RCV
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        rport = probe.getsockname()[1]
+    RCV = Controller(Keep(), hostname="127.0.0.1", port=rport)
+    RCV.start()
     SRV = yz.offline_server(users=[RUTH], name="test_smtp_mailauth")
     yz.conf_append(SRV.data, "dns", {"servers": "127.0.0.1:%d" % port, "timeout": 2})
-    yz.conf_append(SRV.data, "queue", {"relay_host": "127.0.0.1", "relay_port": SRV.base + 999})
+    yz.conf_append(SRV.data, "queue", {"relay_host": "127.0.0.1", "relay_port": rport})
     SRV.launch()
 
 
 def tearDownModule():
+    if RCV:
+        RCV.stop()
     if SRV:
         SRV.stop()
     if DNS:
@@ -178,6 +195,26 @@ class Inbound(unittest.TestCase):
         # dkimpy verifies it against the record we were told to publish
         self.assertTrue(dkim.verify(queued, dnsfunc=lambda name, timeout=5: record.encode()),
                         "dkimpy does not verify our signature")
+        # mail a client hands in on 587 is signed on its way out
+        import ssl
+        ctx = ssl.create_default_context(cafile=os.path.join(SRV.data, "tls", "cert.pem"))
+        before = len(GOT)
+        with smtplib.SMTP("localhost", SRV.base + 587, timeout=20) as c:
+            c.starttls(context=ctx)
+            c.login(RUTH[0], RUTH[1])
+            c.sendmail(RUTH[0], ["y@relay.test"],
+                       ("From: %s\r\nTo: y@relay.test\r\nSubject: from a client\r\n"
+                        "Message-ID: <client@test>\r\n\r\nsigned on the way\r\n"
+                        % RUTH[0]).encode())
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(b"from a client" in m for m in GOT):
+            time.sleep(0.2)
+        found = [m for m in GOT if b"from a client" in m]
+        self.assertTrue(found, "the relay did not get the submitted message")
+        out = found[0]
+        self.assertIn(b"DKIM-Signature:", out)
+        self.assertTrue(dkim.verify(out, dnsfunc=lambda name, timeout=5: record.encode()),
+                        "dkimpy does not verify the signature of submitted mail")
 
 
 if __name__ == "__main__":
