@@ -99,9 +99,16 @@ static const char *status_of(int code, const char *text, bool delay, struct aren
 const char *dsn_build(const struct mta_dsn_job *job, const char *host, const char *orig,
 		      size_t orig_len, int64_t now, struct arena *a, size_t *len_r)
 {
-	const char *bnd = boundary(a), *r;
+	const char *bnd = boundary(a), *r, *subject;
 	struct buf b;
-	size_t hl = header_len(orig, orig_len);
+	size_t hl = header_len(orig, orig_len), nfailed = 0;
+
+	for (size_t i = 0; i < job->nrcpts; i++)
+		if (job->rcpts[i].state != MTA_DELIVERED)
+			nfailed++;
+	subject = job->delay  ? "邮件延迟送达 / Delayed Mail (still trying)"
+		  : nfailed   ? "邮件退信 / Undelivered Mail Returned to Sender"
+			      : "邮件已送达 / Delivery Status Notification (Success)";
 
 	buf_init(&b, 0);
 	(void)!buf_printf(&b,
@@ -120,17 +127,18 @@ const char *dsn_build(const struct mta_dsn_job *job, const char *host, const cha
 			  "Content-Transfer-Encoding: 8bit\r\n"
 			  "\r\n",
 			  host, job->sender,
-			  dsn_header_encode(job->delay ? "邮件延迟送达 / Delayed Mail (still trying)"
-						       : "邮件退信 / Undelivered Mail Returned to Sender",
-					    a),
+			  dsn_header_encode(subject, a),
 			  rfc5322_date(now, a), message_id(host, a), bnd, bnd);
 	if (job->delay)
 		(void)!buf_puts(&b, "您的邮件尚未送达以下收件人，系统会继续尝试投递。\r\n"
 				    "Your message has not yet been delivered to these recipients."
 				    " We will keep trying.\r\n\r\n");
-	else
+	else if (nfailed)
 		(void)!buf_puts(&b, "您的邮件无法送达以下收件人。\r\n"
 				    "Your message could not be delivered to these recipients.\r\n\r\n");
+	else
+		(void)!buf_puts(&b, "您的邮件已送达以下收件人。\r\n"
+				    "Your message was delivered to these recipients.\r\n\r\n");
 	for (size_t i = 0; i < job->nrcpts; i++)
 		(void)!buf_printf(&b, "  <%s>: %s\r\n", job->rcpts[i].rcpt,
 				  job->rcpts[i].text && *job->rcpts[i].text ? job->rcpts[i].text
@@ -154,8 +162,12 @@ const char *dsn_build(const struct mta_dsn_job *job, const char *host, const cha
 				  "Final-Recipient: rfc822; %s\r\n"
 				  "Action: %s\r\n"
 				  "Status: %s\r\n",
-				  rc->rcpt, job->delay ? "delayed" : "failed",
-				  status_of(rc->code, rc->text, job->delay, a));
+				  rc->rcpt,
+				  job->delay			   ? "delayed"
+				  : rc->state == MTA_DELIVERED ? "delivered"
+							       : "failed",
+				  rc->state == MTA_DELIVERED ? "2.0.0"
+							     : status_of(rc->code, rc->text, job->delay, a));
 		if (rc->code >= 400 && rc->text && *rc->text)
 			(void)!buf_printf(&b, "Diagnostic-Code: smtp; %s\r\n", rc->text);
 		if (rc->last_try)

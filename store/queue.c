@@ -550,7 +550,8 @@ static int load_dsn_rcpts(struct mta_queue *q, struct mta_dsn_job *j, bool delay
 		       delay ? "SELECT rcpt, orcpt, state, code, text, last_try, notify FROM rcpts"
 			       " WHERE msg_id = ? AND state = 0 AND attempts > 0"
 			     : "SELECT rcpt, orcpt, state, code, text, last_try, notify FROM rcpts"
-			       " WHERE msg_id = ? AND state = 2 AND told = 0",
+			       " WHERE msg_id = ? AND (state = 2 OR (state = 1 AND (notify & 1) != 0))"
+			       " AND told = 0",
 		       &s, err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, j->msg_id);
@@ -558,8 +559,13 @@ static int load_dsn_rcpts(struct mta_queue *q, struct mta_dsn_job *j, bool delay
 		unsigned notify = (unsigned)sqlite3_column_int(s, 6);
 		if (notify & MTA_NOTIFY_NEVER)
 			continue;
-		if (notify && !(notify & (delay ? MTA_NOTIFY_DELAY : MTA_NOTIFY_FAILURE)))
+		if (!delay && sqlite3_column_int(s, 2) == MTA_DELIVERED) {
+			/* a success report only where NOTIFY=SUCCESS asked for it (RFC 3461 4.1) */
+			if (!(notify & MTA_NOTIFY_SUCCESS))
+				continue;
+		} else if (notify && !(notify & (delay ? MTA_NOTIFY_DELAY : MTA_NOTIFY_FAILURE))) {
 			continue;
+		}
 		if (j->nrcpts == cap) {
 			struct mta_dsn_rcpt *nv = arena_alloc(a, 2 * cap * sizeof(*nv));
 			memcpy(nv, j->rcpts, cap * sizeof(*nv));
@@ -591,7 +597,8 @@ int mta_queue_dsn_due(struct mta_queue *q, int64_t now, int64_t delay_warn_s, si
 		if (db_prepare(q->db,
 			       pass == 0 ? "SELECT DISTINCT m.id, m.qid, m.sender, m.envid, m.ret_full,"
 					   " m.blob, m.received FROM messages m JOIN rcpts r ON"
-					   " r.msg_id = m.id WHERE r.state = 2 AND r.told = 0 LIMIT ?"
+					   " r.msg_id = m.id WHERE (r.state = 2 OR (r.state = 1 AND"
+					   " (r.notify & 1) != 0)) AND r.told = 0 LIMIT ?"
 					 : "SELECT DISTINCT m.id, m.qid, m.sender, m.envid, m.ret_full,"
 					   " m.blob, m.received FROM messages m JOIN rcpts r ON"
 					   " r.msg_id = m.id WHERE r.state = 0 AND m.delay_told = 0"
@@ -630,7 +637,7 @@ int mta_queue_dsn_sent(struct mta_queue *q, int64_t msg_id, bool delay, struct e
 	sqlite3_stmt *s;
 	if (db_prepare(q->db,
 		       delay ? "UPDATE messages SET delay_told = 1 WHERE id = ?"
-			     : "UPDATE rcpts SET told = 1 WHERE msg_id = ? AND state = 2",
+			     : "UPDATE rcpts SET told = 1 WHERE msg_id = ? AND state IN (1, 2)",
 		       &s, err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, msg_id);
@@ -648,8 +655,8 @@ int mta_queue_cleanup(struct mta_queue *q, struct err *err)
 	sqlite3_stmt *s;
 	if (db_exec(q->db,
 		    "DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM rcpts r WHERE"
-		    " r.msg_id = messages.id AND (r.state IN (0, 3) OR (r.state = 2 AND"
-		    " r.told = 0)))",
+		    " r.msg_id = messages.id AND (r.state IN (0, 3) OR ((r.state = 2 OR"
+		    " (r.state = 1 AND (r.notify & 1) != 0)) AND r.told = 0)))",
 		    err) < 0 ||
 	    db_prepare(q->db, "DELETE FROM sent_log WHERE ts < ?", &s, err) < 0)
 		return -1;

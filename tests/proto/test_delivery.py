@@ -336,6 +336,34 @@ class Remote(unittest.TestCase):
         self.assertEqual(SRV.cli_data("queue", "frobnicate", qid).returncode, 2)
 
 
+class Notify(unittest.TestCase):
+    def test_success_notification(self):
+        import smtplib
+        import ssl
+        ctx = ssl.create_default_context(cafile=os.path.join(SRV.data, "tls", "cert.pem"))
+        with smtplib.SMTP("localhost", SRV.base + 587, timeout=20) as c:
+            c.starttls(context=ctx)
+            c.login(CAROL[0], CAROL[1])
+            c.sendmail(CAROL[0], [DAVE[0]],
+                       ("From: %s\r\nTo: %s\r\nSubject: 请回执\r\n\r\nx\r\n"
+                        % (CAROL[0], DAVE[0])).encode("utf-8"),
+                       mail_options=["SMTPUTF8", "ENVID=track-1"],
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+        self.assertEqual(len(wait_subject(DAVE, "请回执")), 1)
+        deadline = time.monotonic() + 20
+        dsn = None
+        while time.monotonic() < deadline and dsn is None:
+            dsn = next((m for m in inbox(CAROL) if "Success" in m["subject"]), None)
+            time.sleep(0.3)
+        self.assertIsNotNone(dsn, "no success notification")
+        text = [p for p in raw(CAROL, dsn["id"]).walk()
+                if p.get_content_type() == "message/delivery-status"][0].as_string()
+        self.assertIn("Action: delivered", text)
+        self.assertIn("Status: 2.0.0", text)
+        self.assertIn("Final-Recipient: rfc822; " + DAVE[0], text)
+        self.assertIn("Original-Envelope-Id: track-1", text)
+
+
 class Compose(unittest.TestCase):
     def test_undo_send(self):
         j = send(ALICE, {"to": [BOB[0]], "subject": "撤回测试", "text": "x",
