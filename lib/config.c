@@ -81,6 +81,26 @@ static const struct key keys[] = {
 	INT("smtp", "tarpit_ms", smtp_tarpit_ms, 0, 60000),
 	INT("smtp", "messages_per_hour", smtp_msgs_per_hour, 1, 1000000),
 	STR("smtp", "banner", smtp_banner),
+	INT("imap", "port", imap_port, 0, 65535),
+	INT("imap", "imaps_port", imaps_port, 0, 65535),
+	INT("imap", "max_sessions", imap_max_sessions, 1, 1000000),
+	INT("imap", "max_per_ip", imap_max_per_ip, 1, 1000000),
+	INT("imap", "max_line", imap_max_line, 1024, 1 << 20),
+	INT("imap", "max_literal", imap_max_literal, 1024, (int64_t)1 << 31),
+	INT("imap", "max_literal_preauth", imap_max_literal_preauth, 64, 1 << 20),
+	INT("imap", "max_nesting", imap_max_nesting, 2, 1000),
+	INT("imap", "commands_per_second", imap_commands_per_second, 1, 1000000),
+	INT("imap", "max_errors", imap_max_errors, 1, 1000),
+	INT("imap", "idle_timeout", imap_idle_timeout, 60, 86400),
+	INT("imap", "timeout", imap_timeout, 60, 86400),
+	INT("imap", "login_timeout", imap_login_timeout, 5, 3600),
+	INT("pop3", "port", pop3_port, 0, 65535),
+	INT("pop3", "pop3s_port", pop3s_port, 0, 65535),
+	INT("pop3", "max_sessions", pop3_max_sessions, 1, 1000000),
+	INT("pop3", "max_per_ip", pop3_max_per_ip, 1, 1000000),
+	INT("pop3", "max_line", pop3_max_line, 255, 65536),
+	INT("pop3", "timeout", pop3_timeout, 1, 86400),
+	INT("pop3", "max_errors", pop3_max_errors, 1, 1000),
 	INT("queue", "workers", queue_workers, 1, 256),
 	INT("queue", "lifetime_hours", queue_lifetime_hours, 1, 24 * 60),
 	INT("queue", "delay_warning_hours", queue_delay_warn_hours, 1, 24 * 30),
@@ -149,6 +169,22 @@ void config_defaults(struct config *c, const char *data_dir, int64_t port_base)
 	c->smtp_tarpit_ms = 1000;
 	c->smtp_msgs_per_hour = 500;
 	snprintf(c->smtp_banner, sizeof(c->smtp_banner), "ESMTP Yizhan");
+	c->imap_max_sessions = 20000;
+	c->imap_max_per_ip = 500;
+	c->imap_max_line = 64 * 1024;
+	c->imap_max_literal = 64 << 20;
+	c->imap_max_literal_preauth = 4096;
+	c->imap_max_nesting = 32;
+	c->imap_commands_per_second = 200;
+	c->imap_max_errors = 20;
+	c->imap_idle_timeout = 1800;
+	c->imap_timeout = 1800;
+	c->imap_login_timeout = 60;
+	c->pop3_max_sessions = 5000;
+	c->pop3_max_per_ip = 50;
+	c->pop3_max_line = 2048;
+	c->pop3_timeout = 600;
+	c->pop3_max_errors = 10;
 	c->queue_workers = 4;
 	c->queue_lifetime_hours = 120;
 	c->queue_delay_warn_hours = 4;
@@ -241,6 +277,14 @@ int config_load(struct config *c, const char *data_dir, struct err *err)
 		c->https_port = c->port_base + 443;
 	if (c->smtp_port == 0)
 		c->smtp_port = c->port_base + 25;
+	if (c->imap_port == 0)
+		c->imap_port = c->port_base + 143;
+	if (c->imaps_port == 0)
+		c->imaps_port = c->port_base + 993;
+	if (c->pop3_port == 0)
+		c->pop3_port = c->port_base + 110;
+	if (c->pop3s_port == 0)
+		c->pop3s_port = c->port_base + 995;
 	if (c->submission_port == 0)
 		c->submission_port = c->port_base + 587;
 	if (c->submissions_port == 0)

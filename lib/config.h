@@ -88,6 +88,30 @@ struct config {
 	int64_t smtp_msgs_per_hour;   /* per authenticated user (submission, web) */
 	char smtp_banner[128];        /* greeting text after the host name */
 
+	/* [imap] listeners and session limits (server/imap/) */
+	int64_t imap_port;                /* 0: port_base + 143 */
+	int64_t imaps_port;               /* 0: port_base + 993 */
+	int64_t imap_max_sessions;
+	int64_t imap_max_per_ip;
+	int64_t imap_max_line;            /* command line bytes, literals excluded */
+	int64_t imap_max_literal;         /* bytes of one literal (APPEND) once authenticated */
+	int64_t imap_max_literal_preauth; /* ... before authentication */
+	int64_t imap_max_nesting;         /* parenthesis depth */
+	int64_t imap_commands_per_second; /* per session; above it reading pauses */
+	int64_t imap_max_errors;          /* BAD commands before the session is dropped */
+	int64_t imap_idle_timeout;        /* seconds in IDLE without traffic (RFC 2177: 30 min) */
+	int64_t imap_timeout;             /* seconds idle once authenticated (RFC 3501: >= 30 min) */
+	int64_t imap_login_timeout;       /* seconds idle before authentication */
+
+	/* [pop3] listeners and session limits (server/pop3/) */
+	int64_t pop3_port;         /* 0: port_base + 110 */
+	int64_t pop3s_port;        /* 0: port_base + 995 */
+	int64_t pop3_max_sessions;
+	int64_t pop3_max_per_ip;
+	int64_t pop3_max_line;     /* command line bytes, line end excluded (RFC 2449: >= 255) */
+	int64_t pop3_timeout;      /* seconds idle (RFC 1939 section 3: at least 10 minutes) */
+	int64_t pop3_max_errors;   /* -ERR answers before the session is dropped */
+
 	/* [queue] */
 	int64_t queue_workers;        /* delivery threads */
 	int64_t queue_lifetime_hours; /* then a bounce */

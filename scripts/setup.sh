@@ -11,7 +11,7 @@ PKGS=(
 	libmicrohttpd-dev libgnutls28-dev libssl-dev libsqlite3-dev sqlite3 libjansson-dev libidn-dev
 	libcmocka-dev g++ libgmime-3.0-dev libxapian-dev
 	libevent-dev libspf2-dev libopendkim-dev libopendmarc-dev publicsuffix
-	dnsmasq-base swaks libnet-ssleay-perl msmtp python3-aiosmtpd python3-dkim
+	dnsmasq-base swaks libnet-ssleay-perl msmtp isync mpop python3-aiosmtpd python3-dkim
 	chromium fonts-wqy-microhei curl openssl ca-certificates python3 wrk nginx-light notmuch
 )
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

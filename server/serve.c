@@ -27,6 +27,8 @@
 #include "mta/mailauth.h"
 #include "search/index.h"
 #include "smtp/smtp.h"
+#include "imap/imap.h"
+#include "pop3/pop3.h"
 #include "store/queue.h"
 #include "store/audit.h"
 #include "store/mail.h"
@@ -174,6 +176,10 @@ int cli_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct smtp_server *smtp = NULL;
 	int smtp_fds[SMTP_NKINDS] = {-1, -1, -1};
+	struct imap_server *imap = NULL;
+	int imap_fds[IMAP_NKINDS] = {-1, -1};
+	struct pop3_server *pop3 = NULL;
+	int pop3_fds[POP3_NKINDS] = {-1, -1};
 	const char *data = NULL;
 	struct err err;
 	sigset_t set;
@@ -211,13 +217,29 @@ int cli_serve(int argc, char **argv)
 			if (http_listen(app.cfg.listen, (int)ports[k], &smtp_fds[k], &err) < 0)
 				return cli_fail("%s", err.msg);
 	}
+	{
+		const int64_t ports[IMAP_NKINDS] = {app.cfg.imap_port, app.cfg.imaps_port};
+		for (int k = 0; k < IMAP_NKINDS; k++)
+			if (http_listen(app.cfg.listen, (int)ports[k], &imap_fds[k], &err) < 0)
+				return cli_fail("%s", err.msg);
+	}
+	{
+		const int64_t ports[POP3_NKINDS] = {app.cfg.pop3_port, app.cfg.pop3s_port};
+		for (int k = 0; k < POP3_NKINDS; k++)
+			if (http_listen(app.cfg.listen, (int)ports[k], &pop3_fds[k], &err) < 0)
+				return cli_fail("%s", err.msg);
+	}
 	if (web_open(&app.cfg, &app.web, &err) < 0)
 		return cli_fail("%s", err.msg);
 	if (geteuid() == 0 && cli_drop_privileges(&app.cfg) != 0)
 		return 1;
 	if (open_app(&app, data) != 0)
 		return 1;
-	if (http_start(&app, fd, &srv, &err) < 0 || smtp_server_start(&app, smtp_fds, &smtp, &err) < 0) {
+	if (http_start(&app, fd, &srv, &err) < 0 || smtp_server_start(&app, smtp_fds, &smtp, &err) < 0 ||
+	    imap_server_start(&app, imap_fds, &imap, &err) < 0 ||
+	    pop3_server_start(&app, pop3_fds, &pop3, &err) < 0) {
+		imap_server_stop(&imap);
+		smtp_server_stop(&smtp);
 		http_stop(&srv, 0);
 		close_app(&app);
 		return cli_fail("%s", err.msg);
@@ -234,6 +256,8 @@ int cli_serve(int argc, char **argv)
 		log_info("serve", "signal=%d msg=\"stopping\"", sig);
 		break;
 	}
+	pop3_server_stop(&pop3);
+	imap_server_stop(&imap);
 	smtp_server_stop(&smtp);
 	http_stop(&srv, 0);
 	close_app(&app);

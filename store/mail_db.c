@@ -48,6 +48,7 @@ int mail_store_open(const char *data_dir, const struct mail_store_opts *o,
 	}
 	mime_init();
 	pthread_mutex_init(&ms->lock, NULL);
+	pthread_cond_init(&ms->quiet, NULL);
 	ms->next_handle = 1;
 	*ms_r = ms;
 	return 0;
@@ -77,6 +78,7 @@ void mail_store_close(struct mail_store **msp)
 	}
 	blob_store_close(&ms->blobs);
 	pthread_mutex_destroy(&ms->lock);
+	pthread_cond_destroy(&ms->quiet);
 	free(ms);
 	*msp = NULL;
 }
@@ -119,6 +121,10 @@ void mail_events_unsubscribe(struct mail_store *ms, int handle)
 			break;
 		}
 	}
+	/* A publisher may hold a copy of the list taken before the removal: once it is done
+	 * the subscriber cannot be called again and its context may be freed. */
+	while (ms->publishing > 0)
+		pthread_cond_wait(&ms->quiet, &ms->lock);
 	pthread_mutex_unlock(&ms->lock);
 }
 
@@ -143,10 +149,15 @@ void mail_events_publish(struct mail_store *ms, struct mail_events *e)
 	pthread_mutex_lock(&ms->lock);
 	nsubs = ms->nsubs;
 	memcpy(subs, ms->subs, nsubs * sizeof(subs[0]));
+	ms->publishing++;
 	pthread_mutex_unlock(&ms->lock);
 	for (size_t i = 0; i < e->n; i++)
 		for (size_t j = 0; j < nsubs; j++)
 			subs[j].fn(subs[j].ctx, &e->v[i]);
+	pthread_mutex_lock(&ms->lock);
+	if (--ms->publishing == 0)
+		pthread_cond_broadcast(&ms->quiet);
+	pthread_mutex_unlock(&ms->lock);
 }
 
 void mail_events_release(struct mail_events *e)

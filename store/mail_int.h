@@ -22,6 +22,8 @@ struct mail_store {
 	} subs[16];
 	size_t nsubs;
 	int next_handle;
+	unsigned publishing;   /* publishers calling subscribers outside the lock */
+	pthread_cond_t quiet;  /* signalled when publishing drops to 0 */
 };
 
 struct mailbox {

@@ -128,6 +128,21 @@ const char *const mail_migrations[] = {
 	/* 4: the web app's state (open tabs, unsent compose content, selection), per key */
 	"CREATE TABLE ui_state (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
 	"  version INTEGER NOT NULL DEFAULT 1, updated INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 5: CONDSTORE/QRESYNC asks "what changed in this folder since MODSEQ n"; and a live
+	 * row deleted outright must vanish at a new MODSEQ, not its last one, or a client
+	 * that synced after that change never hears of it */
+	"CREATE INDEX messages_modseq ON messages(folder_id, modseq);"
+	"DROP TRIGGER msg_del;"
+	"CREATE TRIGGER msg_del AFTER DELETE ON messages WHEN OLD.expunged_at = 0 BEGIN"
+	"  UPDATE folders SET total = total - 1, unread = unread - ((OLD.flags & 1) = 0),"
+	"    bytes = bytes - OLD.size WHERE id = OLD.folder_id;"
+	"  UPDATE state SET value = value + 1 WHERE key = 'modseq';"
+	"  INSERT OR REPLACE INTO vanished VALUES (OLD.folder_id, OLD.uid,"
+	"    (SELECT value FROM state WHERE key = 'modseq'));"
+	"  UPDATE folders SET highestmodseq = max(highestmodseq,"
+	"    (SELECT value FROM state WHERE key = 'modseq')) WHERE id = OLD.folder_id;"
+	"  INSERT INTO index_queue (message_id, op) VALUES (OLD.id, 2);"
+	"END;",
 };
 
 const int mail_nmigrations = (int)(sizeof(mail_migrations) / sizeof(mail_migrations[0]));

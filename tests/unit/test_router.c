@@ -441,7 +441,7 @@ static void test_wrong_method_405(void **state)
 		const char *path, *allow;
 	} cases[] = {
 	    {RT_DELETE, "/login", "GET, HEAD"},
-	    {RT_POST, "/api/v1/me", "GET, HEAD"},
+	    {RT_POST, "/api/v1/me", "GET, HEAD, PATCH"},
 	    {RT_GET, "/api/v1/session", "POST, DELETE"},
 	    {RT_PUT, "/api/v1/session", "POST, DELETE"},
 	    {RT_PUT, "/healthz", "GET, HEAD"},
