@@ -152,10 +152,11 @@ json_t *api_me_object(struct req *rq, bool complete)
 	const struct caller *c = rq->caller;
 	bool totp = c->totp_enabled;
 
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b}", "address", c->address, "name", c->name,
+	/* scram_iterations: what a new secret made in the browser (POST /api/v1/password) needs */
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:I}", "address", c->address, "name", c->name,
 			 "role", role_name(c->role), "language", c->lang, "domain",
 			 strrchr(c->address, '@') + 1, "totp_enabled", totp, "session_complete",
-			 complete);
+			 complete, "scram_iterations", (json_int_t)rq->app->cfg.scram_iterations);
 }
 
 bool api_valid_utf8(const char *s)

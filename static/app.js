@@ -82,7 +82,8 @@ function App({ boot, api, lang: lang0 }) {
   const [error, setError] = useState('');
   const [store] = useState(() =>
     boot.view === 'mail'
-      ? createMailStore({ api, t, lang, me: { name: boot.name, address: boot.address }, setLang: (l) => changeLang(l) })
+      ? createMailStore({ api, t, lang, me: { name: boot.name, address: boot.address }, setLang: (l) => changeLang(l),
+          onProfile: (m) => setMe((old) => Object.assign({}, old, { name: m.name })) })
       : null
   );
 

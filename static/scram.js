@@ -203,6 +203,21 @@ export async function clientFinal(password, first, serverFirstMsg, cnonce) {
   };
 }
 
+// A new stored secret, made here so the new password never leaves the browser either:
+// "SCRAM-SHA-256$ITER:SALT$STOREDKEY:SERVERKEY" (base64), as the server keeps it.
+export async function makeSecret(password, iterations) {
+  if (!(iterations >= MIN_ITERATIONS)) iterations = MIN_ITERATIONS;
+  const salt = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(salt);
+  const salted = await saltedPassword(password, salt, iterations);
+  const storedKey = await sha256(await hmac(salted, 'Client Key'));
+  const serverKey = await hmac(salted, 'Server Key');
+  return (
+    MECHANISM + '$' + iterations + ':' + b64encode(salt) + '$' + b64encode(storedKey) + ':' +
+    b64encode(serverKey)
+  );
+}
+
 function constantTimeEqual(a, b) {
   if (a.length !== b.length) return false;
   let d = 0;

@@ -1,11 +1,23 @@
-// Settings: language, signature, vacation reply with dates, forwarding, app passwords (shown
-// once), TOTP enrolment with a QR code, trusted senders for remote images, and the account
-// parts the server does not offer yet (name, password, sessions) explained honestly.
+// Settings: display name and language, signature, vacation reply with dates, forwarding, app
+// passwords (shown once), TOTP enrolment with a QR code, trusted senders for remote images,
+// password change (SCRAM in the browser: neither password is sent) and signed-in devices.
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import QRCode from 'qrcode';
 import { isoDay, longDate, validAddr } from './util.js';
+import {
+  MECHANISM,
+  authorizationHeader,
+  b64decode,
+  b64encode,
+  clientFinal,
+  clientFirst,
+  fromUtf8,
+  makeNonce,
+  makeSecret,
+  parseAuthParams,
+} from '../scram.js';
 
 const html = htm.bind(h);
 
@@ -52,9 +64,7 @@ function General({ store, lang }) {
     <div class="set-row"><label for="set-lang">${t('settings.language')}</label>
       <select id="set-lang" value=${lang} onChange=${(e) => store.setLang(e.currentTarget.value)}>
         <option value="zh-CN">简体中文</option><option value="en">English</option></select></div>
-    <div class="set-row"><span class="set-label">${t('settings.name')}</span><span><strong>${store.me.name || '—'}</strong>
-      <span class="muted small"> ${store.me.address}</span></span></div>
-    <p class="muted small set-note">${t('settings.name_note')}</p>
+    <${DisplayName} store=${store} />
     <label class="set-check"><input type="checkbox" id="set-notify" checked=${!!p.notify} disabled=${perm === 'unsupported' || perm === 'denied'}
       onChange=${(e) => askNotify(e.currentTarget.checked)} /> ${t('settings.notify')}
       ${perm === 'denied' && html`<span class="muted small"> ${t('settings.notify_blocked')}</span>`}</label>
@@ -63,6 +73,32 @@ function General({ store, lang }) {
       <select id="set-mode" value=${p.composeMode || 'rich'} onChange=${(e) => store.savePrefs({ composeMode: e.currentTarget.value })}>
         <option value="rich">${t('compose.rich')}</option><option value="plain">${t('compose.plain')}</option></select></div>
   <//>`;
+}
+
+function DisplayName({ store }) {
+  const t = store.t;
+  const [name, setName] = useState(store.me.name || '');
+  const [err, setErr] = useState('');
+  const save = async () => {
+    setErr('');
+    const v = name.trim();
+    if (!v) return setErr(t('settings.name_empty'));
+    try {
+      const me = await store.api.patch('/api/v1/me', { name: v });
+      store.me.name = me.name;
+      if (store.onProfile) store.onProfile(me);
+      store.toast(t('settings.saved'));
+      store.emit();
+    } catch (e) {
+      setErr(store.errorText(e));
+    }
+  };
+  return html`<div class="set-row"><label for="set-name">${t('settings.name')}</label>
+      <span class="inline-form"><input type="text" id="set-name" maxlength="100" value=${name}
+        onInput=${(e) => setName(e.currentTarget.value)} onKeyDown=${(e) => e.key === 'Enter' && save()} />
+      <button class="btn btn-small" id="set-name-save" type="button" onClick=${save}>${t('settings.save')}</button></span></div>
+    <p class="muted small set-note">${store.me.address} · ${t('settings.name_note')}</p>
+    ${err && html`<p class="msg msg-error" role="alert">${err}</p>`}`;
 }
 
 function Signature({ store }) {
@@ -256,13 +292,117 @@ function Trusted({ store }) {
   <//>`;
 }
 
-function Security({ store }) {
+// POST /api/v1/password in two steps (docs/API.md): step one answers 401 auth_continue with
+// the SCRAM challenge for the current password; step two carries the proof and the new secret.
+async function changePassword(store, oldPw, newPw) {
+  const api = store.api;
+  const me = await api.get('/api/v1/me');
+  const cnonce = makeNonce();
+  const first = clientFirst(store.me.address, cnonce);
+  let challenge = null;
+  try {
+    await api.post('/api/v1/password', {}, { headers: { Authorization: MECHANISM + ' data=' + b64encode(first.message) } });
+  } catch (e) {
+    if (e.code !== 'auth_continue') throw e;
+    challenge = parseAuthParams(e.headers && e.headers.get('WWW-Authenticate'));
+  }
+  if (!challenge || !challenge.sid || !challenge.data) throw new Error('no SCRAM challenge');
+  const fin = await clientFinal(oldPw, first, fromUtf8(b64decode(challenge.data)), cnonce);
+  const secret = await makeSecret(newPw, me.scram_iterations);
+  await api.post('/api/v1/password', { secret }, {
+    headers: { Authorization: authorizationHeader({ sid: challenge.sid, data: b64encode(fin.message) }) },
+  });
+}
+
+function Password({ store }) {
   const t = store.t;
-  return html`<${Section} id="set-security" title=${t('settings.security')}>
+  const [f, setF] = useState({ old: '', pw: '', again: '' });
+  const [err, setErr] = useState('');
+  const [busy, setBusy] = useState(false);
+  const field = (k) => (e) => setF(Object.assign({}, f, { [k]: e.currentTarget.value }));
+  const submit = async (e) => {
+    e.preventDefault();
+    setErr('');
+    if (f.pw.length < 8) return setErr(t('settings.pw_short'));
+    if (f.pw !== f.again) return setErr(t('settings.pw_mismatch'));
+    if (f.pw === f.old) return setErr(t('settings.pw_same'));
+    setBusy(true);
+    try {
+      await changePassword(store, f.old, f.pw);
+      setF({ old: '', pw: '', again: '' });
+      store.toast(t('settings.pw_done'));
+    } catch (x) {
+      setErr(x.code === 'auth_failed' ? t('settings.pw_wrong') : store.errorText(x));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="set-form" id="pw-form" onSubmit=${submit} aria-busy=${busy ? 'true' : 'false'}>
     <h3 class="set-sub">${t('settings.password')}</h3>
     <p class="muted small">${t('settings.password_note')}</p>
-    <h3 class="set-sub">${t('settings.sessions')}</h3>
+    <div class="set-row"><label for="pw-old">${t('settings.pw_old')}</label>
+      <input type="password" id="pw-old" autocomplete="current-password" value=${f.old} onInput=${field('old')} required /></div>
+    <div class="set-row"><label for="pw-new">${t('settings.pw_new')}</label>
+      <input type="password" id="pw-new" autocomplete="new-password" minlength="8" value=${f.pw} onInput=${field('pw')} required /></div>
+    <div class="set-row"><label for="pw-again">${t('settings.pw_again')}</label>
+      <input type="password" id="pw-again" autocomplete="new-password" value=${f.again} onInput=${field('again')} required /></div>
+    <button class="btn btn-primary btn-small" id="pw-save" type="submit" disabled=${busy}>${t('settings.pw_change')}</button>
+    ${err && html`<p class="msg msg-error" role="alert" id="pw-error">${err}</p>`}
+  </form>`;
+}
+
+// "Chrome 156 · Linux" from a User-Agent header; the whole header stays in the tooltip.
+export function describeAgent(ua) {
+  if (!ua) return '';
+  const pick = (re) => { const m = re.exec(ua); return m ? m[1] : ''; };
+  const browsers = [
+    [/Edg(?:e|A|iOS)?\/(\d+)/, 'Edge'], [/(?:OPR|Opera)\/(\d+)/, 'Opera'], [/MicroMessenger\/(\d+)/, 'WeChat'],
+    [/Firefox\/(\d+)/, 'Firefox'], [/(?:Chrome|CriOS)\/(\d+)/, 'Chrome'], [/Version\/(\d+).*Safari/, 'Safari'],
+  ];
+  let browser = '';
+  for (const [re, name] of browsers) {
+    const v = pick(re);
+    if (v) { browser = name + ' ' + v; break; }
+  }
+  const systems = [[/Windows NT/, 'Windows'], [/iPhone|iPad/, 'iOS'], [/Android/, 'Android'], [/Mac OS X/, 'macOS'], [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux']];
+  const sys = (systems.find(([re]) => re.test(ua)) || [null, ''])[1];
+  const both = [browser, sys].filter(Boolean).join(' · ');
+  return both || (ua.length > 40 ? ua.slice(0, 40) + '…' : ua);
+}
+
+function Sessions({ store, lang }) {
+  const t = store.t;
+  const [items, setItems] = useState(null);
+  const [err, setErr] = useState('');
+  const load = () => store.api.get('/api/v1/sessions').then((r) => setItems(r.items || [])).catch((e) => setErr(store.errorText(e)));
+  useEffect(load, []);
+  const signOut = async (id) => {
+    setErr('');
+    try {
+      const r = await store.api.del('/api/v1/sessions' + (id ? '/' + id : ''));
+      store.toast(t('settings.sessions_done', { n: r.signed_out }));
+      load();
+    } catch (e) {
+      setErr(store.errorText(e));
+    }
+  };
+  const others = (items || []).filter((s) => !s.current);
+  return html`<h3 class="set-sub">${t('settings.sessions')}</h3>
     <p class="muted small">${t('settings.sessions_note')}</p>
+    <ul class="apppw-list" id="sessions-list">${(items || []).map((s) => html`<li key=${s.id}>
+      <span title=${s.client}><strong>${describeAgent(s.client) || t('settings.sessions_unknown')}</strong>
+        <span class="muted small"> ${s.ip} · ${t('settings.sessions_seen')} ${longDate(s.last_seen, lang)}</span>
+        ${s.current && html` <span class="badge">${t('settings.sessions_this')}</span>`}</span>
+      ${!s.current && html`<button class="btn btn-small" type="button" onClick=${() => signOut(s.id)}>${t('settings.sessions_out')}</button>`}</li>`)}</ul>
+    <button class="btn btn-secondary btn-small" id="sessions-out-all" type="button" disabled=${!others.length} onClick=${() => signOut(null)}>${t('settings.sessions_out_all')}</button>
+    ${err && html`<p class="msg msg-error" role="alert">${err}</p>`}`;
+}
+
+function Security({ store, lang }) {
+  const t = store.t;
+  return html`<${Section} id="set-security" title=${t('settings.security')}>
+    <${Password} store=${store} />
+    <${Sessions} store=${store} lang=${lang} />
   <//>`;
 }
 
@@ -281,7 +421,7 @@ export function Settings({ store, lang }) {
       <${AppPasswords} store=${store} lang=${lang} />
       <${Totp} store=${store} />
       <${Trusted} store=${store} />
-      <${Security} store=${store} />
+      <${Security} store=${store} lang=${lang} />
     </div>
   </div>`;
 }

@@ -9,12 +9,13 @@ import { startLive } from './live.js';
 const MAIN = 'main';
 
 export class MailStore {
-  constructor({ api, t, lang, me, setLang }) {
+  constructor({ api, t, lang, me, setLang, onProfile }) {
     this.api = api;
     this.t = t;
     this.lang = lang;
     this.me = me;
     this.setLangCb = setLang;
+    this.onProfile = onProfile; // the header shows the display name
     this.listeners = new Set();
     this.items = new Map(); // id -> list item
     this.msgs = new Map(); // id -> full message
@@ -185,9 +186,12 @@ export class MailStore {
     this.emit();
   }
 
+  // The account keeps the language too (the sign-in page and mail the server writes, such as
+  // delivery reports, use it); the saved state carries it to this user's other devices.
   setLang(lang) {
     if (this.setLangCb) this.setLangCb(lang);
     this.persist.touch(100);
+    this.api.patch('/api/v1/me', { language: lang }).then((me) => { this.me.language = me.language; }).catch(() => {});
   }
 
   // ---- folders ----

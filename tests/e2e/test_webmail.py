@@ -21,6 +21,7 @@ import yzharness as yz  # noqa: E402
 USER = "li.lei@example.test"
 PASSWORD = "Zhong-Wen-9!mima"
 NAME = "李雷"
+NEWPASS = "Xin-Mi-Ma-2026!改"
 JP_MAIL = os.path.join(ROOT, "tests", "data", "mail", "mikel-mail", "multi_charset", "japanese_iso_2022.eml")
 ATTACH = os.path.join(ROOT, "tests", "data", "mail", "gmime-charsets", "encodings", "photo.jpg")
 WEEKLY = "周报：第 12 周"
@@ -43,6 +44,8 @@ STEPS = (
     "ok language switch",
     "ok another device restored",
     "ok phone: one column",
+    "ok display name changed; sessions listed; the phone was signed out from here",
+    "ok password changed in the browser",
     "ok all",
 )
 
@@ -108,7 +111,7 @@ class Webmail(unittest.TestCase):
                 self.assertEqual(r.status, 201, r)
 
             env = dict(os.environ, YZ_BASE="https://localhost:%d" % srv.port, YZ_USER=USER,
-                       YZ_PASS=PASSWORD, YZ_NAME=NAME, YZ_JP_SUBJECT="まみむめも",
+                       YZ_PASS=PASSWORD, YZ_NEWPASS=NEWPASS, YZ_NAME=NAME, YZ_JP_SUBJECT="まみむめも",
                        YZ_JP_TEXT="すみません", YZ_WEEKLY_SUBJECT=WEEKLY,
                        YZ_HOSTILE_SUBJECT=HOSTILE, YZ_ATTACH=ATTACH,
                        YZ_ARTIFACTS=os.environ.get("YZ_ARTIFACTS",
@@ -123,8 +126,11 @@ class Webmail(unittest.TestCase):
             for step in STEPS:
                 self.assertIn(step, cp.stdout)
 
-            # what the browser did is what the server now holds
-            s = yz.login(srv, USER, PASSWORD)
+            # what the browser did is what the server now holds; the old password is gone
+            with self.assertRaises(yz.LoginFailed):
+                yz.login(srv, USER, PASSWORD)
+            s = yz.login(srv, USER, NEWPASS)
+            self.assertEqual(s.me()["name"], NAME + "（测试）")
             folders = s.get("/api/v1/folders").json()["items"]
             byname = {f["name"]: f for f in folders}
             self.assertIn("项目资料", byname)

@@ -16,6 +16,7 @@ const BASE = (process.env.YZ_BASE || 'https://localhost:10443').replace(/\/+$/, 
 const USER = process.env.YZ_USER || '';
 const PASS = process.env.YZ_PASS || '';
 const NAME = process.env.YZ_NAME || '';
+const NEWPASS = process.env.YZ_NEWPASS || '';
 const JP_SUBJECT = process.env.YZ_JP_SUBJECT || 'まみむめも';
 const JP_TEXT = process.env.YZ_JP_TEXT || 'すみません';
 const WEEKLY = process.env.YZ_WEEKLY_SUBJECT || '周报';
@@ -114,11 +115,11 @@ async function device(label, viewport) {
   return { context, page, sink, clean };
 }
 
-async function signIn(page) {
+async function signIn(page, password = PASS) {
   await page.goto(BASE + '/login', { waitUntil: 'load' });
   await page.waitForFunction(() => !document.getElementById('login-submit').disabled);
   await page.fill('#address', USER);
-  await page.fill('#password', PASS);
+  await page.fill('#password', password);
   await Promise.all([page.waitForURL((u) => u.pathname === '/', { waitUntil: 'load' }), page.click('#login-submit')]);
   await page.waitForSelector('.folder[data-role="inbox"]', { state: 'attached' });
   await page.waitForSelector('.vlist .row[data-id]', { state: 'attached' });
@@ -143,7 +144,7 @@ async function toast(page, text) {
 }
 
 async function run() {
-  check(USER && PASS && NAME, 'YZ_USER, YZ_PASS and YZ_NAME must be set');
+  check(USER && PASS && NAME && NEWPASS, 'YZ_USER, YZ_PASS, YZ_NEWPASS and YZ_NAME must be set');
   check(ATTACH && fs.existsSync(ATTACH), 'YZ_ATTACH must name a file');
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   browser = await chromium.launch({
@@ -425,6 +426,40 @@ async function run() {
   await shot(phone, 'webmail-phone-folders.png');
   B.clean('phone');
   ok('phone: one column, reader with back, folder drawer');
+
+  // 14. the account: display name, signed-in devices, password change (SCRAM in the browser)
+  await signIn(page);
+  await page.click('#open-settings');
+  await page.waitForSelector('#set-security');
+  await page.fill('#set-name', NAME + '（测试）');
+  await page.click('#set-name-save');
+  await toast(page, '设置已保存');
+  // this browser, the phone and the test's own API session
+  await until(page, 'the phone and this browser are listed', () => document.querySelectorAll('#sessions-list li').length >= 2);
+  const nsessions = await page.locator('#sessions-list li').count();
+  await page.locator('#set-security').scrollIntoViewIfNeeded();
+  await shot(page, 'webmail-settings-security.png');
+  await page.click('#sessions-out-all');
+  await toast(page, '已退出 ' + (nsessions - 1) + ' 个登录');
+  await until(page, 'only this browser is listed', () => document.querySelectorAll('#sessions-list li').length === 1);
+  await phone.reload({ waitUntil: 'load' });
+  await phone.waitForURL((u) => u.pathname === '/login');
+  ok('display name changed; sessions listed; the phone was signed out from here (' + nsessions + ' sessions before)');
+  await page.fill('#pw-old', 'not-the-password');
+  await page.fill('#pw-new', NEWPASS);
+  await page.fill('#pw-again', NEWPASS);
+  await page.click('#pw-save');
+  await until(page, 'the wrong current password is refused', () => /当前密码不正确/.test((document.getElementById('pw-error') || {}).textContent || ''));
+  await page.fill('#pw-old', PASS);
+  await page.click('#pw-save');
+  await toast(page, '密码已修改');
+  await page.click('.tab-wrap.k-settings .tab-x');
+  await page.waitForSelector('.tab-wrap.k-settings', { state: 'detached' });
+  A.clean('settings', { csp: true });
+  await page.waitForTimeout(400); // the tab list is saved on the server before signing out
+  await Promise.all([page.waitForURL((u) => u.pathname === '/login'), page.click('#sign-out')]);
+  await signIn(page, NEWPASS);
+  ok('password changed in the browser (a wrong current one refused); signed in with the new one');
 }
 
 try {
