@@ -400,7 +400,30 @@ struct search_indexer {
 	bool scan_all; /* look at every mailbox (start, or the pending set overflowed) */
 	bool busy, stop;
 	int sub;
+	uint64_t last_drain_ns; /* monotonic end of the last drain */
 };
+
+/* Under a stream of deliveries the index is written in batches: a Xapian commit (several
+ * fdatasyncs) per message costs more than storing the message did. After a quiet second the
+ * next change is indexed at once; within one, changes gather for this long first. IMAP
+ * SEARCH drains the queue itself; the web search answers how many changes are pending. */
+#define INDEX_GATHER_MS 200
+
+static void gather(struct search_indexer *ix)
+{
+	uint64_t now = time_mono_ns(), until = ix->last_drain_ns + INDEX_GATHER_MS * 1000000ull;
+	struct timespec ts;
+
+	if (ix->last_drain_ns == 0 || now >= until || now - ix->last_drain_ns > 1000000000ull)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(until - now);
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	while (!ix->stop && time_mono_ns() < until)
+		if (pthread_cond_timedwait(&ix->cond, &ix->lock, &ts) != 0)
+			break;
+}
 
 static void on_event(void *ctx, const struct mail_event *ev)
 {
@@ -489,12 +512,16 @@ static void *indexer_main(void *p)
 			pthread_mutex_lock(&ix->lock);
 			continue;
 		}
+		gather(ix);
+		if (ix->stop)
+			break;
 		{
 			int64_t account = ix->pending[0];
 			memmove(ix->pending, ix->pending + 1, --ix->npending * sizeof(ix->pending[0]));
 			pthread_mutex_unlock(&ix->lock);
 			drain_account(ix, account);
 			pthread_mutex_lock(&ix->lock);
+			ix->last_drain_ns = time_mono_ns();
 		}
 	}
 	ix->busy = false;

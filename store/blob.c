@@ -172,6 +172,28 @@ int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags
 	return 0;
 }
 
+/* fsync one pending blob, its two directory levels and the root: what makes the file and
+ * the directories it may have needed durable, without touching anything else. */
+static int sync_one(struct blob_store *bs, const char *digest, struct err *err)
+{
+	char path[4200];
+	blob_path(bs, digest, path, sizeof(path));
+	if (fsync_path(path, O_RDONLY, err) < 0)
+		return -1;
+	for (int level = 0; level < 2; level++) {
+		*strrchr(path, '/') = '\0';
+		if (fsync_path(path, O_RDONLY | O_DIRECTORY, err) < 0)
+			return -1;
+	}
+	return fsync(bs->root_fd) < 0 ? err_set(err, ERR_IO, "fsync %s: %s", bs->root, strerror(errno))
+				      : 0;
+}
+
+/* A batch of a few blobs is made durable file by file: syncfs() writes back every dirty page
+ * of the file system, including what delivery and the indexer just wrote, and under a light
+ * stream that costs several times a few fsyncs. A larger batch takes one syncfs(). */
+#define BLOB_SYNC_EACH_MAX 4
+
 int blob_sync(struct blob_store *bs, struct err *err)
 {
 	int ret = 0;
@@ -179,19 +201,11 @@ int blob_sync(struct blob_store *bs, struct err *err)
 	pthread_mutex_lock(&bs->lock);
 	if (bs->npending == 0)
 		goto out;
-	/* One flush of the file system makes every file and rename of the batch durable; a
-	 * per-file fsync would cost one disk flush each. */
-	if (syncfs(bs->root_fd) < 0) {
-		char path[4200];
-		for (size_t i = 0; i < bs->npending && ret == 0; i++) {
-			blob_path(bs, bs->pending[i], path, sizeof(path));
-			ret = fsync_path(path, O_RDONLY, err);
-			if (ret == 0) {
-				*strrchr(path, '/') = '\0';
-				ret = fsync_path(path, O_RDONLY | O_DIRECTORY, err);
-			}
-		}
-	}
+	if (bs->npending > BLOB_SYNC_EACH_MAX && syncfs(bs->root_fd) == 0)
+		goto done;
+	for (size_t i = 0; i < bs->npending && ret == 0; i++)
+		ret = sync_one(bs, bs->pending[i], err);
+done:
 	bs->npending = 0;
 out:
 	pthread_mutex_unlock(&bs->lock);
