@@ -247,6 +247,7 @@ static int append(struct store_audit *a, struct audit_rec *r, struct err *err)
 	sqlite3_stmt *s = NULL;
 	char prev[65] = "";
 	int64_t id = 1;
+	int rc;
 
 	if (c == NULL)
 		return -1;
@@ -257,9 +258,12 @@ static int append(struct store_audit *a, struct audit_rec *r, struct err *err)
 	if (sqlite3_prepare_v2(c, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1, &s,
 			       NULL) != SQLITE_OK)
 		goto fail;
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
 		id = sqlite3_column_int64(s, 0) + 1;
 		db_col_text(s, 1, prev, sizeof(prev));
+	} else if (rc != SQLITE_DONE) {
+		goto fail; /* not an empty log: record 1 would break the chain */
 	}
 	sqlite3_finalize(s);
 	record_hash(a->key, prev, id, r->ts_ms, nz(r->actor), nz(r->type), nz(r->ip),
@@ -310,7 +314,6 @@ int store_audit_query(struct store_audit *a, const struct audit_filter *f, audit
 {
 	sqlite3_stmt *s;
 	struct audit_rec r;
-	int rc;
 
 	if (db_prepare(a->db,
 		       "SELECT id, ts, actor, type, ip, client, detail, hash FROM audit WHERE"
@@ -327,15 +330,12 @@ int store_audit_query(struct store_audit *a, const struct audit_filter *f, audit
 	db_bind_text(s, 4, f->type);
 	sqlite3_bind_int64(s, 5, f->before_id);
 	sqlite3_bind_int64(s, 6, f->limit > 0 ? f->limit : -1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (sqlite3_step(s) == SQLITE_ROW) {
 		row_to_rec(s, &r);
 		if (fn(ctx, &r) != 0)
 			break;
 	}
-	db_done(a->db, s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return err_set(err, ERR_IO, "audit query failed");
-	return 0;
+	return db_end(a->db, s, "audit query", err);
 }
 
 static int check_head(const struct store_audit *a, int64_t last_id, const char *last_hash,
@@ -381,7 +381,7 @@ int store_audit_verify(const char *data_dir, struct audit_report *rep, struct er
 	char prev[65] = "", want[65];
 	char head_hash_at_id[65] = "";
 	int64_t expect = 1, head_id = 0;
-	int rc, ret = 0;
+	int ret = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	if (store_audit_open(data_dir, &a, err) < 0)
@@ -400,7 +400,7 @@ int store_audit_verify(const char *data_dir, struct audit_report *rep, struct er
 		store_audit_close(&a);
 		return -1;
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (sqlite3_step(s) == SQLITE_ROW) {
 		struct audit_rec r;
 		row_to_rec(s, &r);
 		rep->records++;
@@ -426,11 +426,8 @@ int store_audit_verify(const char *data_dir, struct audit_report *rep, struct er
 		memcpy(prev, r.hash, sizeof(prev));
 		expect++;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		err_set(err, ERR_IO, "audit.db read failed");
+	if (db_end(a->db, s, "audit.db read", err) < 0)
 		ret = -1;
-	}
-	db_done(a->db, s);
 	if (ret == 0 && rep->bad_id == 0)
 		check_head(a, expect - 1, prev, rep);
 	store_audit_close(&a);

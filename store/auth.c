@@ -148,20 +148,32 @@ int auth_check_mail_password(struct store *st, struct auth_cache *c, const char 
 	struct store_apppw_secret apps[32];
 	size_t napps = 0;
 	struct err lerr;
+	bool app_only = false;
 
 	*app_id_r = 0;
-	if (store_account_get(st, address, acct, &lerr) == 0 && !acct->disabled &&
-	    store_mail_settings_get(st, acct->id, &ms, NULL) == 0 && ms.require_app_password) {
-		/* the account password is not good enough for mail clients: only app passwords */
-	} else if (auth_check_password(st, c, address, password, acct, &lerr) == 0) {
-		return 0;
-	} else if (lerr.code != ERR_AUTH) {
-		return err_set(err, lerr.code, "%s", lerr.msg);
+	if (store_account_get(st, address, acct, &lerr) == 0 && !acct->disabled) {
+		/* unread settings are no answer: reading them as "no" would let in the account
+		 * password where only app passwords may be used */
+		if (store_mail_settings_get(st, acct->id, &ms, &lerr) < 0)
+			return err_set(err, lerr.code, "%s", lerr.msg);
+		app_only = ms.require_app_password;
 	}
-	if (store_account_get(st, address, acct, NULL) < 0 || acct->disabled)
+	/* app_only: the account password is not good enough for mail clients */
+	if (!app_only) {
+		if (auth_check_password(st, c, address, password, acct, &lerr) == 0)
+			return 0;
+		if (lerr.code != ERR_AUTH)
+			return err_set(err, lerr.code, "%s", lerr.msg);
+	}
+	if (store_account_get(st, address, acct, &lerr) < 0) {
+		if (lerr.code != ERR_NOTFOUND)
+			return err_set(err, lerr.code, "%s", lerr.msg);
 		return err_set(err, ERR_AUTH, "authentication failed");
-	if (store_apppw_secrets(st, acct->id, apps, ARRAY_LEN(apps), &napps, NULL) < 0)
+	}
+	if (acct->disabled)
 		return err_set(err, ERR_AUTH, "authentication failed");
+	if (store_apppw_secrets(st, acct->id, apps, ARRAY_LEN(apps), &napps, &lerr) < 0)
+		return err_set(err, lerr.code, "%s", lerr.msg);
 	/* app passwords are made by us (16 plain characters): no SASLprep needed */
 	for (size_t i = 0; i < napps; i++) {
 		if (scram_secret_check(&apps[i].secret, password, strlen(password))) {

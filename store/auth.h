@@ -29,14 +29,16 @@ struct auth_stats {
 void auth_cache_stats(struct auth_cache *c, struct auth_stats *out);
 
 /* Check address + password. 0 with *acct filled on success; ERR_AUTH on a wrong password, an
- * unknown address or a disabled account (the same error for all three). cache may be NULL. */
+ * unknown address or a disabled account (the same error for all three); another code when the
+ * directory could not be read (a temporary failure). cache may be NULL. */
 int auth_check_password(struct store *st, struct auth_cache *c, const char *address,
 			const char *password, struct store_account *acct,
 			struct err *err) YZ_WUR;
 
 /* For SMTP/IMAP/POP3 PLAIN and LOGIN: the account password (unless the account must use app
  * passwords) or one of its app passwords. *app_id_r is the app password's id, or 0 when the
- * account password matched. Same error for everything that fails (ERR_AUTH). */
+ * account password matched. Same error for everything that fails (ERR_AUTH); another code when
+ * the directory could not be read. */
 int auth_check_mail_password(struct store *st, struct auth_cache *c, const char *address,
 			     const char *password, struct store_account *acct, int64_t *app_id_r,
 			     struct err *err) YZ_WUR;

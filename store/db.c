@@ -85,7 +85,12 @@ static int user_version(sqlite3 *c, int *v_r, struct err *err)
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(c, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return db_err(c, err, "user_version");
-	sqlite3_step(st);
+	/* an unread version is not 0: that would run every migration again */
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		db_err(c, err, "user_version");
+		sqlite3_finalize(st);
+		return -1;
+	}
 	*v_r = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return 0;
@@ -255,6 +260,21 @@ void db_done(struct db *db, sqlite3_stmt *st)
 		}
 	}
 	sqlite3_finalize(st);
+}
+
+int db_end(struct db *db, sqlite3_stmt *st, const char *what, struct err *err)
+{
+	int rc;
+
+	if (st == NULL)
+		return 0;
+	/* sqlite3_reset() returns what the last step failed with, SQLITE_OK after ROW or DONE,
+	 * and leaves that error's code and message on the connection for db_err() */
+	rc = sqlite3_reset(st);
+	if (rc != SQLITE_OK)
+		db_err(sqlite3_db_handle(st), err, what);
+	db_done(db, st);
+	return rc == SQLITE_OK ? 0 : -1;
 }
 
 int db_exec(struct db *db, const char *sql, struct err *err)

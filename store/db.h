@@ -35,6 +35,12 @@ const char *db_path(const struct db *db);
 int db_prepare(struct db *db, const char *sql, sqlite3_stmt **st_r, struct err *err) YZ_WUR;
 /* Reset st and return it to the cache (or finalize it if it was not cached). NULL is a no-op. */
 void db_done(struct db *db, sqlite3_stmt *st);
+/* db_done() for a statement whose steps ended a loop: 0 if its last step gave SQLITE_ROW or
+ * SQLITE_DONE (or it was never stepped), else -1 with err set as db_err(.., what) does. A row
+ * loop `while (sqlite3_step(s) == SQLITE_ROW)` also stops on SQLITE_BUSY, IOERR, CORRUPT or a
+ * function's error; ending it with db_end() keeps that from passing for the last row. st is
+ * returned to the cache either way; NULL gives 0. */
+int db_end(struct db *db, sqlite3_stmt *st, const char *what, struct err *err) YZ_WUR;
 /* Run SQL without results (may hold several statements). */
 int db_exec(struct db *db, const char *sql, struct err *err) YZ_WUR;
 /* Map an sqlite error on conn into err (ERR_EXISTS for constraint violations). */

@@ -291,7 +291,9 @@ int mail_mark_blobs(struct mailbox *mb, struct blob_marks *marks, struct err *er
 /* Count messages (expunged-but-kept ones too) whose blob file is missing. */
 int mail_blobs_missing(struct mailbox *mb, int64_t *missing_r, struct err *err) YZ_WUR;
 
-/* Iterate a folder's messages in UID order (export, IMAP). fn returns non-zero to stop. */
+/* Iterate a folder's messages in UID order (export, IMAP). fn returns non-zero to stop; that
+ * value is returned, 0 after the last message, -1 with err when the folder could not be read
+ * to the end. */
 typedef int mail_each_fn(void *ctx, const struct mail_msg *m);
 int mail_each(struct mailbox *mb, int64_t folder_id, struct arena *a, mail_each_fn *fn,
 	      void *ctx, struct err *err) YZ_WUR;
@@ -345,6 +347,7 @@ int mail_index_jobs(struct mailbox *mb, size_t max, struct arena *a, struct mail
 int mail_index_done(struct mailbox *mb, int64_t upto, struct err *err) YZ_WUR;
 /* Empty the queue and queue every live message again (reindex). */
 int mail_index_all(struct mailbox *mb, struct err *err) YZ_WUR;
+/* Jobs waiting in the index queue, or -1 if the database cannot say. */
 int64_t mail_index_pending(struct mailbox *mb);
 
 /* ---- maintenance ---- */

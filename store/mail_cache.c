@@ -245,19 +245,22 @@ void mail_cache_fill(const struct mime_msg *msg, struct arena *a, struct mail_ca
 
 /* ---- threads ---- */
 
-static int msgid_thread(struct mailbox *mb, const char *id, int64_t *thread_r)
+/* 1 with *thread_r set if the message id is known, 0 if not, -1 on an error. */
+static int msgid_thread(struct mailbox *mb, const char *id, int64_t *thread_r, struct err *err)
 {
 	sqlite3_stmt *s;
 	int found = 0;
-	if (id == NULL || *id == '\0' || db_prepare(mb->db, "SELECT thread_id FROM msgids WHERE msgid = ?",
-						    &s, NULL) < 0)
+	if (id == NULL || *id == '\0')
 		return 0;
+	if (db_prepare(mb->db, "SELECT thread_id FROM msgids WHERE msgid = ?", &s, err) < 0)
+		return -1;
 	db_bind_text(s, 1, id);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		*thread_r = sqlite3_column_int64(s, 0);
 		found = 1;
 	}
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "thread by message id", err) < 0)
+		return -1;
 	return found;
 }
 
@@ -284,10 +287,16 @@ int mail_thread_assign(struct mailbox *mb, int64_t msg_id, const struct mail_cac
 	const char *p;
 	char ref[1000];
 	bool has_refs = *c->refs || *c->in_reply_to;
+	int found;
 
 	/* 1. the message's own id (a copy, or a reply that arrived first), In-Reply-To, then the
 	 * References from newest to oldest */
-	if (!msgid_thread(mb, c->message_id, &thread) && !msgid_thread(mb, c->in_reply_to, &thread)) {
+	found = msgid_thread(mb, c->message_id, &thread, err);
+	if (found == 0)
+		found = msgid_thread(mb, c->in_reply_to, &thread, err);
+	if (found < 0)
+		return -1;
+	if (found == 0) {
 		const char *end = c->refs + strlen(c->refs);
 		while (end > c->refs && thread == 0) {
 			const char *start = end;
@@ -296,7 +305,8 @@ int mail_thread_assign(struct mailbox *mb, int64_t msg_id, const struct mail_cac
 			if ((size_t)(end - start) < sizeof(ref)) {
 				memcpy(ref, start, (size_t)(end - start));
 				ref[end - start] = '\0';
-				msgid_thread(mb, ref, &thread);
+				if (msgid_thread(mb, ref, &thread, err) < 0)
+					return -1;
 			}
 			end = start > c->refs ? start - 1 : start;
 		}
@@ -310,7 +320,8 @@ int mail_thread_assign(struct mailbox *mb, int64_t msg_id, const struct mail_cac
 		if (sqlite3_step(s) == SQLITE_ROW &&
 		    llabs(date - sqlite3_column_int64(s, 1)) < SUBJECT_THREAD_WINDOW)
 			thread = sqlite3_column_int64(s, 0);
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "thread by subject", err) < 0)
+			return -1;
 	}
 	if (thread == 0)
 		thread = msg_id;

@@ -36,7 +36,8 @@ static int load_row(struct mailbox *mb, int64_t id, struct arena *a, struct row 
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "load message", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no message %lld", (long long)id);
 	}
 	r->id = id;
@@ -533,7 +534,8 @@ int mail_restore(struct mailbox *mb, int64_t since, int64_t folder_id, int64_t *
 			db_col_text(s, 4, blobs[n], BLOB_HEX);
 			n++;
 		}
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "list expunged", err) < 0)
+			goto fail;
 		for (size_t i = 0; i < n; i++) {
 			int64_t to = folder_exists(mb, folders[i]) ? folders[i] : inbox;
 			uint32_t uid;
@@ -605,9 +607,10 @@ int mail_purge(struct mailbox *mb, int64_t now, int64_t *n_r, struct err *err)
 		if (buf_printf(&journal, "-\t%s\t%s\n", sqlite3_column_text(s, 0),
 			       mail_folder_path(mb, sqlite3_column_int64(s, 1), a)) < 0)
 			break;
-	db_done(mb->db, s);
 	arena_free(&a);
-	if (journal.len && mail_log_append(mb, buf_cstr(&journal), false, err) < 0) {
+	/* a journal missing some of them would let a rebuild bring those back: purge nothing */
+	if (db_end(mb->db, s, "list purged", err) < 0 ||
+	    (journal.len && mail_log_append(mb, buf_cstr(&journal), false, err) < 0)) {
 		buf_release(&journal);
 		return -1;
 	}
@@ -632,8 +635,7 @@ int mail_mark_blobs(struct mailbox *mb, struct blob_marks *marks, struct err *er
 		return -1;
 	while (sqlite3_step(s) == SQLITE_ROW)
 		blob_marks_add(marks, (const char *)sqlite3_column_text(s, 0));
-	db_done(mb->db, s);
-	return 0;
+	return db_end(mb->db, s, "mark blobs", err);
 }
 
 int mail_blobs_missing(struct mailbox *mb, int64_t *missing_r, struct err *err)
@@ -650,7 +652,8 @@ int mail_blobs_missing(struct mailbox *mb, int64_t *missing_r, struct err *err)
 		if (access(path, F_OK) != 0)
 			n++;
 	}
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "list blobs", err) < 0)
+		return -1;
 	*missing_r = n;
 	return 0;
 }
@@ -694,7 +697,8 @@ int mail_upload_get(struct mailbox *mb, const char *id, struct arena *a, struct 
 		return -1;
 	db_bind_text(s, 1, id);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "get upload", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no upload %.40s (uploads are kept a day)", id);
 	}
 	memset(u_r, 0, sizeof(*u_r));
@@ -727,7 +731,8 @@ int mail_ui_get(struct mailbox *mb, const char *key, struct arena *a, const char
 		return -1;
 	db_bind_text(s, 1, key);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "get ui state", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "nothing saved");
 	}
 	*value_r = arena_strdup(a, (const char *)sqlite3_column_text(s, 0));
@@ -757,7 +762,8 @@ int mail_ui_put(struct mailbox *mb, const char *key, const char *value, int64_t 
 	changed = sqlite3_step(s) == SQLITE_ROW;
 	if (changed)
 		*version_r = sqlite3_column_int64(s, 0);
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "save ui state", err) < 0)
+		return -1;
 	if (!changed)
 		return err_set(err, ERR_EXISTS, "saved meanwhile by another window or device");
 	return 0;
@@ -804,7 +810,8 @@ int mail_correspondents(struct mailbox *mb, const char *prefix, size_t limit, st
 		v[n].last = sqlite3_column_int64(s, 2);
 		n++;
 	}
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "correspondents", err) < 0)
+		return -1;
 	*v_r = v;
 	*n_r = n;
 	return 0;
@@ -829,7 +836,8 @@ int mail_index_jobs(struct mailbox *mb, size_t max, struct arena *a, struct mail
 		v[n].op = (enum mail_index_op)sqlite3_column_int(s, 2);
 		n++;
 	}
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "index jobs", err) < 0)
+		return -1;
 	*v_r = v;
 	*n_r = n;
 	return 0;
@@ -867,6 +875,7 @@ int64_t mail_index_pending(struct mailbox *mb)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "index queue", NULL) < 0)
+		return -1;
 	return n;
 }

@@ -216,7 +216,8 @@ static int ensure_standard(struct mailbox *mb, struct err *err)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "count standard folders", err) < 0)
+		return -1;
 	if (n == (int64_t)ARRAY_LEN(standard_folders))
 		return 0;
 	if (mail_begin(mb, err) < 0)
@@ -591,7 +592,9 @@ int mail_usage_get(struct mailbox *mb, struct mail_usage *u, struct err *err)
 		u->bytes = sqlite3_column_int64(s, 0);
 		u->messages = sqlite3_column_int64(s, 1);
 	}
-	db_done(mb->db, s);
+	/* zeros would pass every quota check */
+	if (db_end(mb->db, s, "usage", err) < 0)
+		return -1;
 	u->quota = mb->quota;
 	return 0;
 }

@@ -50,7 +50,8 @@ int mail_folder_list(struct mailbox *mb, struct arena *a, struct mail_folder **v
 		}
 		read_folder(s, a, &v[n++]);
 	}
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "list folders", err) < 0)
+		return -1;
 	*v_r = v;
 	*n_r = n;
 	return 0;
@@ -64,7 +65,8 @@ int mail_folder_get(struct mailbox *mb, int64_t id, struct arena *a, struct mail
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "get folder", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no folder %lld", (long long)id);
 	}
 	read_folder(s, a, f_r);
@@ -80,7 +82,8 @@ int mail_folder_by_special(struct mailbox *mb, enum mail_special sp, int64_t *id
 		return -1;
 	sqlite3_bind_int(s, 1, (int)sp);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "special folder", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no %s folder", mail_special_name(sp));
 	}
 	*id_r = sqlite3_column_int64(s, 0);
@@ -96,7 +99,8 @@ int mail_folder_special_of(struct mailbox *mb, int64_t folder, enum mail_special
 		return -1;
 	sqlite3_bind_int64(s, 1, folder);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "folder special", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no folder %lld", (long long)folder);
 	}
 	*s_r = (enum mail_special)sqlite3_column_int(s, 0);
@@ -114,7 +118,8 @@ static int child_by_name(struct mailbox *mb, int64_t parent, const char *name, i
 	sqlite3_bind_int64(s, 1, parent);
 	db_bind_text(s, 2, name);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "folder by name", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no folder named '%.200s'", name);
 	}
 	*id_r = sqlite3_column_int64(s, 0);
@@ -140,8 +145,11 @@ int mail_folder_by_path(struct mailbox *mb, const char *path, int64_t *id_r, str
 			return err_set(err, ERR_NOTFOUND, "no folder '%.200s'", path);
 		memcpy(comp, p, n);
 		comp[n] = '\0';
-		if (child_by_name(mb, parent, comp, &parent, NULL) < 0)
+		if (child_by_name(mb, parent, comp, &parent, err) < 0) {
+			if (err && err->code != ERR_NOTFOUND)
+				return -1; /* the database failed: not an answer */
 			return err_set(err, ERR_NOTFOUND, "no folder '%.200s'", path);
+		}
 		if (slash == NULL) {
 			*id_r = parent;
 			return 0;
@@ -161,7 +169,10 @@ const char *mail_folder_path(struct mailbox *mb, int64_t id, struct arena *a)
 			break;
 		sqlite3_bind_int64(s, 1, id);
 		if (sqlite3_step(s) != SQLITE_ROW) {
-			db_done(mb->db, s);
+			struct err e;
+			if (db_end(mb->db, s, "folder path", &e) < 0)
+				log_warn("mail", "account=%lld folder=%lld error=\"%s\"",
+					 (long long)mailbox_account(mb), (long long)id, e.msg);
 			break;
 		}
 		id = sqlite3_column_int64(s, 0);
@@ -202,7 +213,8 @@ static int depth_of(struct mailbox *mb, int64_t id, int *depth_r, struct err *er
 			return -1;
 		sqlite3_bind_int64(s, 1, id);
 		if (sqlite3_step(s) != SQLITE_ROW) {
-			db_done(mb->db, s);
+			if (db_end(mb->db, s, "folder depth", err) < 0)
+				return -1;
 			return err_set(err, ERR_NOTFOUND, "no folder %lld", (long long)id);
 		}
 		id = sqlite3_column_int64(s, 0);
@@ -345,7 +357,8 @@ static int is_within(struct mailbox *mb, int64_t candidate, int64_t folder, bool
 			return -1;
 		sqlite3_bind_int64(s, 1, candidate);
 		candidate = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "folder parent", err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -365,7 +378,8 @@ static int height_of(struct mailbox *mb, int64_t id, int level, int *h_r, struct
 	sqlite3_bind_int64(s, 1, id);
 	while (sqlite3_step(s) == SQLITE_ROW && n < ARRAY_LEN(kids))
 		kids[n++] = sqlite3_column_int64(s, 0);
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "subfolders", err) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		int h;
 		if (height_of(mb, kids[i], level + 1, &h, err) < 0)
@@ -461,7 +475,8 @@ static int subtree(struct mailbox *mb, int64_t id, int64_t *v, size_t *n, size_t
 	sqlite3_bind_int64(s, 1, id);
 	while (sqlite3_step(s) == SQLITE_ROW && *n < cap)
 		v[(*n)++] = sqlite3_column_int64(s, 0);
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "subfolders", err) < 0)
+		return -1;
 	{
 		size_t last = *n;
 		int64_t kids[1024];
@@ -511,7 +526,8 @@ int mail_folder_delete(struct mailbox *mb, int64_t id, struct err *err)
 		sqlite3_bind_int64(s, 1, ids[i]);
 		if (sqlite3_step(s) == SQLITE_ROW)
 			count = sqlite3_column_int64(s, 0);
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "count folder", err) < 0)
+			goto fail;
 		if (count > 0) {
 			/* live mail goes to Trash with fresh UIDs there, in UID order */
 			if (mail_alloc_uids(mb, trash, (uint32_t)count, &first, err) < 0 ||

@@ -59,7 +59,10 @@ int mail_imap_uids(struct mailbox *mb, int64_t folder, uint32_t **uids_r, size_t
 		}
 		v[n++] = (uint32_t)sqlite3_column_int64(s, 0);
 	}
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "list uids", err) < 0) {
+		free(v);
+		return -1;
+	}
 	*uids_r = v;
 	*n_r = n;
 	return 0;
@@ -86,7 +89,8 @@ int mail_imap_rows(struct mailbox *mb, int64_t folder, uint32_t lo, uint32_t hi,
 		sqlite3_bind_int64(s, 3, hi);
 		while (n < CHUNK && sqlite3_step(s) == SQLITE_ROW)
 			row_read(s, a, &batch[n++]);
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "list messages", err) < 0)
+			return -1;
 		for (size_t i = 0; i < n && r == 0; i++)
 			r = fn(ctx, &batch[i]);
 		if (n < CHUNK)
@@ -108,7 +112,8 @@ int mail_imap_row_get(struct mailbox *mb, int64_t folder, uint32_t uid, struct a
 	sqlite3_bind_int64(s, 1, folder);
 	sqlite3_bind_int64(s, 2, uid);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "get message", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no message with UID %u", uid);
 	}
 	row_read(s, a, r_r);
@@ -147,7 +152,8 @@ static int vanished_since(struct mailbox *mb, int64_t folder, uint64_t since, ui
 	sqlite3_bind_int64(s, 3, below);
 	while (sqlite3_step(s) == SQLITE_ROW)
 		u32_push(a, &v, &n, &cap, (uint32_t)sqlite3_column_int64(s, 0));
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "list vanished", err) < 0)
+		return -1;
 	*v_r = v;
 	*n_r = n;
 	return 0;
@@ -191,7 +197,8 @@ int mail_imap_changes(struct mailbox *mb, int64_t folder, uint64_t since, uint64
 		sqlite3_bind_int64(s, 2, known_uidnext);
 		while (sqlite3_step(s) == SQLITE_ROW)
 			u32_push(a, &c->added, &c->nadded, &cap, (uint32_t)sqlite3_column_int64(s, 0));
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "list new", err) < 0)
+			goto out;
 	}
 	if (c->folder.highestmodseq > since) {
 		if (db_prepare(mb->db,
@@ -213,7 +220,8 @@ int mail_imap_changes(struct mailbox *mb, int64_t folder, uint64_t since, uint64
 			}
 			row_read(s, a, &c->changed[c->nchanged++]);
 		}
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "list changed", err) < 0)
+			goto out;
 	}
 	ret = 0;
 out:
@@ -240,7 +248,8 @@ int mail_imap_ids(struct mailbox *mb, int64_t folder, const uint32_t *uids, size
 				found_uids_r[k] = uids[i];
 			k++;
 		}
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "message by uid", err) < 0)
+			return -1;
 	}
 	*n_r = k;
 	return 0;
@@ -282,7 +291,8 @@ int mail_imap_deleted(struct mailbox *mb, int64_t folder, const uint32_t *lo,
 			uids[n] = (uint32_t)sqlite3_column_int64(s, 1);
 			n++;
 		}
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "list deleted", err) < 0)
+			return -1;
 	}
 	*ids_r = ids;
 	*uids_r = uids;
@@ -302,8 +312,7 @@ int mail_imap_first_unseen(struct mailbox *mb, int64_t folder, uint32_t *uid_r, 
 	sqlite3_bind_int64(s, 1, folder);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		*uid_r = (uint32_t)sqlite3_column_int64(s, 0);
-	db_done(mb->db, s);
-	return 0;
+	return db_end(mb->db, s, "first unseen", err);
 }
 
 static int u32_cmp(const void *a, const void *b)
@@ -327,7 +336,8 @@ int mail_imap_uids_of(struct mailbox *mb, int64_t folder, const int64_t *ids, si
 		sqlite3_bind_int64(s, 2, folder);
 		if (sqlite3_step(s) == SQLITE_ROW)
 			uids_r[k++] = (uint32_t)sqlite3_column_int64(s, 0);
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "uid of message", err) < 0)
+			return -1;
 	}
 	/* ascending (insertion sort is fine for the usual small hit lists; qsort otherwise) */
 	for (size_t i = 1; i < k && k <= 64; i++) {

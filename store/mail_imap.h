@@ -35,7 +35,8 @@ int mail_imap_uids(struct mailbox *mb, int64_t folder, uint32_t **uids_r, size_t
 		   struct err *err) YZ_WUR;
 
 /* Rows with lo <= uid <= hi, ascending, in chunks (fn may not call back into the store's
- * write functions). fn returns non-zero to stop (that value is returned). */
+ * write functions). fn returns non-zero to stop (that value is returned); -1 with err when
+ * the rows could not be read to the end. */
 typedef int mail_imap_row_fn(void *ctx, const struct mail_imap_row *r);
 int mail_imap_rows(struct mailbox *mb, int64_t folder, uint32_t lo, uint32_t hi,
 		   struct arena *a, mail_imap_row_fn *fn, void *ctx, struct err *err) YZ_WUR;

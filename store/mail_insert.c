@@ -52,13 +52,16 @@ static const char *log_line(struct mailbox *mb, const struct prepared *p, struct
 			    p->in->flags, mail_folder_path(mb, p->in->folder_id, a));
 }
 
-static int existing_delivery(struct mailbox *mb, const char *key, struct mail_added *out)
+/* 1 if this delivery is stored already (out filled), 0 if not, -1 on an error. */
+static int existing_delivery(struct mailbox *mb, const char *key, struct mail_added *out,
+			     struct err *err)
 {
 	sqlite3_stmt *s;
 	int found = 0;
-	if (key == NULL ||
-	    db_prepare(mb->db, "SELECT id, uid FROM messages WHERE delivery_key = ?", &s, NULL) < 0)
+	if (key == NULL)
 		return 0;
+	if (db_prepare(mb->db, "SELECT id, uid FROM messages WHERE delivery_key = ?", &s, err) < 0)
+		return -1;
 	db_bind_text(s, 1, key);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		out->id = sqlite3_column_int64(s, 0);
@@ -66,7 +69,8 @@ static int existing_delivery(struct mailbox *mb, const char *key, struct mail_ad
 		out->duplicate = true;
 		found = 1;
 	}
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "find delivery", err) < 0)
+		return -1;
 	return found;
 }
 
@@ -170,7 +174,10 @@ static int commit_rows(struct mailbox *mb, struct prepared *p, size_t n, struct 
 	for (size_t i = 0; i < n; i++) {
 		if (!p[i].ok)
 			continue;
-		if (existing_delivery(mb, p[i].in->delivery_key, &out[i]))
+		int dup = existing_delivery(mb, p[i].in->delivery_key, &out[i], err);
+		if (dup < 0)
+			goto fail;
+		if (dup > 0)
 			continue;
 		if (insert_row(mb, &p[i], modseq, &out[i], err) < 0 ||
 		    mail_touch_folder(mb, p[i].in->folder_id, modseq, err) < 0)
@@ -196,14 +203,15 @@ int mail_insert(struct mailbox *mb, const struct mail_new *m, struct mail_added 
 {
 	struct arena *a = arena_new();
 	struct prepared p;
-	int ret = -1;
+	int ret = -1, dup;
 
 	memset(out, 0, sizeof(*out));
 	if (check_folder(mb, m->folder_id, err) < 0)
 		goto out;
 	/* a repeated delivery (same queue id and recipient) stores nothing */
-	if (existing_delivery(mb, m->delivery_key, out)) {
-		ret = 0;
+	dup = existing_delivery(mb, m->delivery_key, out, err);
+	if (dup != 0) {
+		ret = dup > 0 ? 0 : -1;
 		goto out;
 	}
 	if (check_quota(mb, (int64_t)m->len, err) < 0 || prepare(mb, m, BLOB_SYNC, a, &p, err) < 0)

@@ -52,7 +52,8 @@ int mail_get(struct mailbox *mb, int64_t id, struct arena *a, struct mail_msg *m
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "get message", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no message %lld", (long long)id);
 	}
 	mail_msg_read(s, a, m_r);
@@ -254,9 +255,8 @@ int mail_list(struct mailbox *mb, const struct mail_list_q *q, struct arena *a,
 		last_from = col_text(s, 24, a);
 		last_subject = col_text(s, 25, a);
 	}
-	db_done(mb->db, s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return err_set(err, ERR_IO, "list failed");
+	if (db_end(mb->db, s, "list messages", err) < 0)
+		return -1;
 	*next_r = NULL;
 	if (rc == SQLITE_ROW && r.n == limit) {
 		const struct mail_msg *l = &r.v[r.n - 1];
@@ -298,7 +298,8 @@ int mail_list(struct mailbox *mb, const struct mail_list_q *q, struct arena *a,
 				sqlite3_bind_int(s, 4, q->colour);
 			if (sqlite3_step(s) == SQLITE_ROW)
 				*total_r = sqlite3_column_int64(s, 0);
-			db_done(mb->db, s);
+			if (db_end(mb->db, s, "count messages", err) < 0)
+				return -1;
 		}
 	}
 	*v_r = r.v;
@@ -320,7 +321,8 @@ int mail_thread(struct mailbox *mb, int64_t thread_id, struct arena *a, struct m
 	sqlite3_bind_int64(s, 1, thread_id);
 	while (sqlite3_step(s) == SQLITE_ROW)
 		mail_msg_read(s, a, rows_next(&r, a));
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "thread", err) < 0)
+		return -1;
 	if (r.n == 0)
 		return err_set(err, ERR_NOTFOUND, "no thread %lld", (long long)thread_id);
 	*v_r = r.v;
@@ -339,12 +341,17 @@ int mail_get_many(struct mailbox *mb, const int64_t *ids, size_t nids, struct ar
 		       err) < 0)
 		return -1;
 	for (size_t i = 0; i < nids; i++) {
+		int rc;
 		sqlite3_bind_int64(s, 1, ids[i]);
-		if (sqlite3_step(s) == SQLITE_ROW)
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
 			mail_msg_read(s, a, rows_next(&r, a));
+		else if (rc != SQLITE_DONE)
+			break; /* db_end() reports it */
 		sqlite3_reset(s);
 	}
-	db_done(mb->db, s);
+	if (db_end(mb->db, s, "get messages", err) < 0)
+		return -1;
 	*v_r = r.v;
 	*n_r = r.n;
 	return 0;
@@ -370,7 +377,8 @@ int mail_each(struct mailbox *mb, int64_t folder_id, struct arena *a, mail_each_
 		sqlite3_bind_int64(s, 2, after);
 		while (n < ARRAY_LEN(batch) && sqlite3_step(s) == SQLITE_ROW)
 			mail_msg_read(s, a, &batch[n++]);
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "list folder", err) < 0)
+			return -1;
 		for (size_t i = 0; i < n && r == 0; i++)
 			r = fn(ctx, &batch[i]);
 		if (r != 0 || n < ARRAY_LEN(batch))

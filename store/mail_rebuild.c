@@ -65,7 +65,8 @@ int mail_rebuild_cache(struct mailbox *mb, int64_t *n_r, struct err *err)
 			dates[k] = sqlite3_column_int64(s, 2);
 			k++;
 		}
-		db_done(mb->db, s);
+		if (db_end(mb->db, s, "list messages", err) < 0)
+			return -1;
 		if (k == 0)
 			break;
 		if (mail_begin(mb, err) < 0)

@@ -435,7 +435,8 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 	sqlite3_bind_int64(s, 3, (int64_t)max);
 	while (n < max && sqlite3_step(s) == SQLITE_ROW)
 		v[n++].rcpt_id = sqlite3_column_int64(s, 0);
-	db_done(q->db, s);
+	if (db_end(q->db, s, "claim recipients", err) < 0)
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		if (db_prepare(q->db,
 			       "SELECT m.qid, m.sender, r.rcpt, r.orcpt, m.envid, r.notify, m.ret_full,"
@@ -460,7 +461,8 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 			v[i].account_id = sqlite3_column_int64(s, 12);
 			v[i].junk = sqlite3_column_int(s, 13) != 0;
 		}
-		db_done(q->db, s);
+		if (db_end(q->db, s, "load job", err) < 0)
+			goto fail;
 	}
 	if (db_exec(q->db, "COMMIT", err) < 0)
 		goto fail;
@@ -502,7 +504,9 @@ int mta_queue_result(struct mta_queue *q, int64_t rcpt_id, enum mta_outcome o, i
 		attempts = sqlite3_column_int64(s, 0) + 1;
 		received = sqlite3_column_int64(s, 1);
 	}
-	db_done(q->db, s);
+	/* guessing would reset the attempts and the age the backoff and lifetime go by */
+	if (db_end(q->db, s, "queue result", err) < 0)
+		return -1;
 	next = now + backoff_s(attempts);
 	if (o == MTA_OK)
 		state = MTA_DELIVERED;
@@ -581,8 +585,7 @@ static int load_dsn_rcpts(struct mta_queue *q, struct mta_dsn_job *j, bool delay
 			.last_try = sqlite3_column_int64(s, 5),
 		};
 	}
-	db_done(q->db, s);
-	return 0;
+	return db_end(q->db, s, "dsn recipients", err);
 }
 
 int mta_queue_dsn_due(struct mta_queue *q, int64_t now, int64_t delay_warn_s, size_t max,
@@ -622,7 +625,8 @@ int mta_queue_dsn_due(struct mta_queue *q, int64_t now, int64_t delay_warn_s, si
 			j->received = sqlite3_column_int64(s, 6);
 			j->delay = pass == 1;
 		}
-		db_done(q->db, s);
+		if (db_end(q->db, s, "dsn due", err) < 0)
+			return -1;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (load_dsn_rcpts(q, &v[i], v[i].delay, a, err) < 0)
@@ -674,13 +678,17 @@ int mta_queue_sent_since(struct mta_queue *q, int64_t account_id, int64_t since,
 			 struct err *err)
 {
 	sqlite3_stmt *s;
+	int64_t n;
+
 	if (db_prepare(q->db, "SELECT count(*) FROM sent_log WHERE account_id = ? AND ts >= ?", &s,
 		       err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, account_id);
 	sqlite3_bind_int64(s, 2, since);
-	*n_r = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	db_done(q->db, s);
+	n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	if (db_end(q->db, s, "sent count", err) < 0)
+		return -1;
+	*n_r = n;
 	return 0;
 }
 
@@ -750,8 +758,7 @@ static int load_entry(struct mta_queue *q, sqlite3_stmt *m, struct arena *a,
 			.text = col(s, 5, a),
 		};
 	}
-	db_done(q->db, s);
-	return 0;
+	return db_end(q->db, s, "queue recipients", err);
 }
 
 int mta_queue_list(struct mta_queue *q, bool all, struct arena *a, mta_queue_each_fn *fn,
@@ -776,11 +783,14 @@ int mta_queue_list(struct mta_queue *q, bool all, struct arena *a, mta_queue_eac
 			found = 1;
 			r = load_entry(q, s, a, &e, &id, err);
 		}
-		db_done(q->db, s);
+		if (r < 0) {
+			db_done(q->db, s);
+			return -1;
+		}
+		if (db_end(q->db, s, "queue list", err) < 0)
+			return -1;
 		if (!found)
 			return 0;
-		if (r < 0)
-			return -1;
 		after = id;
 		if ((r = fn(ctx, &e)) != 0)
 			return r;
@@ -800,7 +810,8 @@ int mta_queue_show(struct mta_queue *q, const char *qid, struct arena *a,
 		return -1;
 	db_bind_text(s, 1, qid);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(q->db, s);
+		if (db_end(q->db, s, "queue show", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no queued message %.32s", qid);
 	}
 	r = load_entry(q, s, a, e_r, &id, err);
@@ -872,6 +883,6 @@ int mta_queue_mark_blobs(struct mta_queue *q, struct blob_marks *marks, struct e
 		return -1;
 	while (sqlite3_step(s) == SQLITE_ROW)
 		blob_marks_add(marks, (const char *)sqlite3_column_text(s, 0));
-	db_done(q->db, s);
-	return 0;
+	/* a short mark set would let the sweep delete blobs still queued */
+	return db_end(q->db, s, "mark blobs", err);
 }

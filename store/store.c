@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
 #include "lib/util.h"
 
 int store_open(const char *data_dir, bool create, struct store **st_r, struct err *err)
@@ -105,19 +106,22 @@ int store_domain_list(struct store *st, store_domain_fn *fn, void *ctx, struct e
 	while (sqlite3_step(s) == SQLITE_ROW)
 		fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
 		   sqlite3_column_int64(s, 2));
-	db_done(st->db, s);
-	return 0;
+	return db_end(st->db, s, "list domains", err);
 }
 
 bool store_domain_exists(struct store *st, const char *name)
 {
 	sqlite3_stmt *s;
+	struct err e;
 	bool found;
-	if (db_prepare(st->db, "SELECT 1 FROM domains WHERE name = ?", &s, NULL) < 0)
+	if (db_prepare(st->db, "SELECT 1 FROM domains WHERE name = ?", &s, &e) < 0) {
+		log_warn("store", "domain=\"%.200s\" error=\"%s\"", name, e.msg);
 		return false;
+	}
 	db_bind_text(s, 1, name);
 	found = sqlite3_step(s) == SQLITE_ROW;
-	db_done(st->db, s);
+	if (db_end(st->db, s, "domain lookup", &e) < 0)
+		log_warn("store", "domain=\"%.200s\" error=\"%s\"", name, e.msg);
 	return found;
 }
 
@@ -129,7 +133,8 @@ int store_setting_get(struct store *st, const char *key, char *out, size_t outsz
 		return -1;
 	db_bind_text(s, 1, key);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
+		if (db_end(st->db, s, "get setting", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no setting %s", key);
 	}
 	db_col_text(s, 0, out, outsz);

@@ -81,7 +81,8 @@ static int get_one(struct store *st, const char *where, const char *text, int64_
 	else
 		sqlite3_bind_int64(s, 1, num);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
+		if (db_end(st->db, s, "get account", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no account %s", text ? text : "with that id");
 	}
 	ret = store_read_account(s, 0, out, err);
@@ -218,7 +219,6 @@ int store_account_list(struct store *st, const char *domain, store_account_fn *f
 {
 	sqlite3_stmt *s;
 	struct store_account a;
-	int rc;
 
 	if (db_prepare(st->db,
 		       "SELECT " ACCOUNT_COLS " FROM accounts a JOIN domains d ON d.id = a.domain_id"
@@ -226,17 +226,14 @@ int store_account_list(struct store *st, const char *domain, store_account_fn *f
 		       &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, domain);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (sqlite3_step(s) == SQLITE_ROW) {
 		if (store_read_account(s, 0, &a, err) < 0) {
 			db_done(st->db, s);
 			return -1;
 		}
 		fn(ctx, &a);
 	}
-	db_done(st->db, s);
-	if (rc != SQLITE_DONE)
-		return err_set(err, ERR_IO, "list accounts failed");
-	return 0;
+	return db_end(st->db, s, "list accounts", err);
 }
 
 int store_account_totp_set(struct store *st, int64_t id, const unsigned char *key,
@@ -282,7 +279,8 @@ int store_account_limits(struct store *st, int64_t account_id, struct store_limi
 		return -1;
 	sqlite3_bind_int64(s, 1, account_id);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
+		if (db_end(st->db, s, "account limits", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no account with that id");
 	}
 	out->quota_bytes = sqlite3_column_int64(s, 0);

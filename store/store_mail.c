@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
 #include "lib/util.h"
 
 /* ---- aliases ---- */
@@ -69,8 +70,7 @@ int store_alias_list(struct store *st, store_alias_fn *fn, void *ctx, struct err
 	while (sqlite3_step(s) == SQLITE_ROW)
 		fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
 		   sqlite3_column_int(s, 2) != 0);
-	db_done(st->db, s);
-	return 0;
+	return db_end(st->db, s, "list aliases", err);
 }
 
 /* ---- lists ---- */
@@ -114,7 +114,8 @@ static int list_id(struct store *st, const char *address, int64_t *id_r, struct 
 		return -1;
 	db_bind_text(s, 1, a);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
+		if (db_end(st->db, s, "find list", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no list %s", a);
 	}
 	*id_r = sqlite3_column_int64(s, 0);
@@ -160,8 +161,11 @@ int store_list_members(struct store *st, const char *list, store_member_fn *fn, 
 	sqlite3_bind_int64(s, 1, id);
 	while (r == 0 && sqlite3_step(s) == SQLITE_ROW)
 		r = fn(ctx, (const char *)sqlite3_column_text(s, 0));
-	db_done(st->db, s);
-	return r < 0 ? -1 : 0;
+	if (r < 0) {
+		db_done(st->db, s);
+		return -1;
+	}
+	return db_end(st->db, s, "list members", err);
 }
 
 int store_lists_each(struct store *st, store_list_fn *fn, void *ctx, struct err *err)
@@ -176,8 +180,7 @@ int store_lists_each(struct store *st, store_list_fn *fn, void *ctx, struct err 
 		fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
 		   strcmp((const char *)sqlite3_column_text(s, 2), "group") == 0,
 		   sqlite3_column_int64(s, 3));
-	db_done(st->db, s);
-	return 0;
+	return db_end(st->db, s, "list lists", err);
 }
 
 /* ---- lookups for routing ---- */
@@ -207,14 +210,15 @@ int store_rcpt_lookup(struct store *st, const char *address, struct store_rcpt *
 				strcmp((const char *)sqlite3_column_text(s, 3), "user") != 0 &&
 				out->kind != STORE_RCPT_LIST;
 	}
-	db_done(st->db, s);
-	return 0;
+	/* an error is not "nobody here": that would refuse mail for good */
+	return db_end(st->db, s, "recipient lookup", err);
 }
 
 bool store_alias_can_send(struct store *st, const char *address, int64_t account_id)
 {
 	char a[STORE_ADDR_MAX + 1];
 	sqlite3_stmt *s;
+	struct err e;
 	bool ok = false;
 
 	if (store_address_normalise(address, a, sizeof(a), NULL) < 0 ||
@@ -225,7 +229,8 @@ bool store_alias_can_send(struct store *st, const char *address, int64_t account
 	db_bind_text(s, 1, a);
 	sqlite3_bind_int64(s, 2, account_id);
 	ok = sqlite3_step(s) == SQLITE_ROW;
-	db_done(st->db, s);
+	if (db_end(st->db, s, "alias can send", &e) < 0)
+		log_warn("store", "account=%lld error=\"%s\"", (long long)account_id, e.msg);
 	return ok;
 }
 
@@ -257,8 +262,8 @@ int store_mail_settings_get(struct store *st, int64_t account_id, struct store_m
 		o->vacation_period = sqlite3_column_int64(s, 7);
 		o->require_app_password = sqlite3_column_int(s, 8) != 0;
 	}
-	db_done(st->db, s);
-	return 0;
+	/* the defaults in *o are no answer: they would drop require_app_password */
+	return db_end(st->db, s, "mail settings", err);
 }
 
 int store_mail_settings_set(struct store *st, int64_t account_id,
@@ -368,8 +373,7 @@ int store_apppw_list(struct store *st, int64_t account_id, store_apppw_fn *fn, v
 	while (sqlite3_step(s) == SQLITE_ROW)
 		fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
 		   sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3));
-	db_done(st->db, s);
-	return 0;
+	return db_end(st->db, s, "list app passwords", err);
 }
 
 int store_apppw_revoke(struct store *st, int64_t account_id, int64_t id, struct err *err)
@@ -404,7 +408,8 @@ int store_apppw_secrets(struct store *st, int64_t account_id, struct store_apppw
 		    0)
 			n++;
 	}
-	db_done(st->db, s);
+	if (db_end(st->db, s, "app password secrets", err) < 0)
+		return -1;
 	*n_r = n;
 	return 0;
 }
@@ -449,7 +454,8 @@ int store_dkim_get(struct store *st, const char *domain, char *selector, size_t 
 		return -1;
 	db_bind_text(s, 1, domain);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
+		if (db_end(st->db, s, "dkim key", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no DKIM key for %s", domain);
 	}
 	db_col_text(s, 0, selector, selsz);

@@ -114,7 +114,8 @@ int store_session_get(struct store *st, const char *id, int64_t now, int64_t idl
 		return -1;
 	db_bind_text(s, 1, out->hash);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
+		if (db_end(st->db, s, "get session", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no such session");
 	}
 	read_session(s, out);
@@ -142,7 +143,8 @@ int store_session_resolve(struct store *st, const char *id, int64_t now, int64_t
 		return -1;
 	db_bind_text(s, 1, out->hash);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
+		if (db_end(st->db, s, "get session", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no such session");
 	}
 	read_session(s, out);
@@ -217,10 +219,8 @@ int store_login_allowed(struct store *st, const char *address, int64_t now,
 		       &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, address);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
-		return 0;
-	}
+	if (sqlite3_step(s) != SQLITE_ROW) /* no failures on record; an error is no "allowed" */
+		return db_end(st->db, s, "login failures", err);
 	failures = sqlite3_column_int64(s, 0);
 	last = sqlite3_column_int64(s, 1);
 	db_done(st->db, s);
@@ -276,8 +276,7 @@ int store_session_list(struct store *st, int64_t account_id, store_session_fn *f
 		fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
 		   (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3),
 		   sqlite3_column_int64(s, 4));
-	db_done(st->db, s);
-	return 0;
+	return db_end(st->db, s, "list sessions", err);
 }
 
 int store_session_revoke(struct store *st, int64_t account_id, const char *hash_prefix,

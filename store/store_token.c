@@ -94,7 +94,8 @@ int store_token_get(struct store *st, const char *token, struct store_token *out
 		return -1;
 	db_bind_text(s, 1, hash);
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		db_done(st->db, s);
+		if (db_end(st->db, s, "get token", err) < 0)
+			return -1;
 		return err_set(err, ERR_NOTFOUND, "no such token");
 	}
 	read_token(s, out);
@@ -127,8 +128,7 @@ int store_token_list(struct store *st, int64_t account_id, store_token_fn *fn, v
 		read_token(s, &t);
 		fn(ctx, &t);
 	}
-	db_done(st->db, s);
-	return 0;
+	return db_end(st->db, s, "list tokens", err);
 }
 
 int store_token_revoke(struct store *st, int64_t id, struct err *err)

@@ -635,6 +635,35 @@ static void test_threads(void **state)
 	}
 }
 
+/* A listing whose query fails says so: before db_end() the failed step read as the end of the
+ * rows and the caller got an empty list and 0. SQLite refuses a LIKE pattern longer than
+ * SQLITE_LIMIT_LIKE_PATTERN_LENGTH (50000) with an error from the first row it tests; the API
+ * keeps q to 100 bytes, the store itself does not. */
+static void test_listing_error_is_reported(void **state)
+{
+	struct fx *f = *state;
+	struct mail_correspondent *v = NULL;
+	size_t n = 99, len = 60000;
+	char *prefix = arena_alloc(f->a, len + 1);
+	struct err err;
+
+	put(f, f->inbox, make_msg(f->a, "Hello", NULL, 700), 100);
+	assert_int_equal(mail_correspondents(f->mb, "zhang", 10, f->a, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	memset(prefix, 'z', len);
+	prefix[len] = '\0';
+	n = 99;
+	err = (struct err){0};
+	assert_int_equal(mail_correspondents(f->mb, prefix, 10, f->a, &v, &n, &err), -1);
+	assert_int_equal(n, 99); /* outputs untouched */
+	assert_int_equal(err.code, ERR_IO);
+	if (strstr(err.msg, "pattern too complex") == NULL)
+		fail_msg("error: \"%s\"", err.msg);
+	/* the connection and its cached statement still work */
+	assert_int_equal(mail_correspondents(f->mb, "zhang", 10, f->a, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+}
+
 static void test_rebuild_from_log(void **state)
 {
 	struct fx *f = *state;
@@ -774,6 +803,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_and_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_verify_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_error_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_end_to_end, setup, teardown),
 	};

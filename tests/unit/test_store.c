@@ -1,6 +1,6 @@
 /* Unit tests for store/store.h and store/auth.h: domains, accounts, passwords and the
- * verification cache, sessions, the sign-in throttle, TOTP steps. The audit trail is in
- * test_audit.c. */
+ * verification cache, sessions, the sign-in throttle, TOTP steps; and db_end() of store/db.h,
+ * which tells a failed step from the end of the rows. The audit trail is in test_audit.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +17,7 @@
 
 #include "lib/util.h"
 #include "store/auth.h"
+#include "store/db.h"
 #include "store/store.h"
 
 #define ITER 4096
@@ -686,10 +687,93 @@ static void test_totp_use_compare_and_set(void **state)
 	assert_int_equal(a.totp_last_step, 0);
 }
 
+/* ---- db_end: a step that fails is not the end of the rows ---- */
+
+static const char *const abs_migrations[] = {
+    /* abs() of the smallest int64 raises "integer overflow": the scan fails at row 2 */
+    "CREATE TABLE t (x INTEGER);"
+    "INSERT INTO t VALUES (1), (-9223372036854775807 - 1), (3);",
+};
+
+/* Step st to its end or its error; the rows seen. */
+static int scan(sqlite3_stmt *st)
+{
+	int n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		n++;
+	return n;
+}
+
+static void test_db_end(void **state)
+{
+	static const char *const bad_sql = "SELECT abs(x) FROM t ORDER BY rowid";
+	struct db_opts o = {.migrations = abs_migrations, .nmigrations = 1, .create = true};
+	char dir[64], path[96];
+	struct db *db;
+	sqlite3_stmt *st, *st2;
+	struct err err;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/yz-db-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	if (db_open(path, &o, &db, &err) < 0)
+		fail_msg("db_open: %s", err.msg);
+
+	/* a loop stopped by the error has seen one row; db_end says why it stopped */
+	assert_int_equal(db_prepare(db, bad_sql, &st, &err), 0);
+	assert_int_equal(scan(st), 1);
+	err = (struct err){0};
+	assert_int_equal(db_end(db, st, "scan t", &err), -1);
+	assert_int_equal(err.code, ERR_IO);
+	if (strstr(err.msg, "scan t: ") != err.msg || strstr(err.msg, "integer overflow") == NULL)
+		fail_msg("db_end message: \"%s\"", err.msg);
+	/* the statement went back to the cache in working order: the same error again, and a
+	 * NULL err is allowed */
+	assert_int_equal(db_prepare(db, bad_sql, &st, &err), 0);
+	assert_int_equal(scan(st), 1);
+	assert_int_equal(db_end(db, st, "scan t", NULL), -1);
+
+	/* a nested user of the same SQL gets an uncached statement, finalized by db_end */
+	assert_int_equal(db_prepare(db, bad_sql, &st, &err), 0);
+	assert_int_equal(db_prepare(db, bad_sql, &st2, &err), 0);
+	assert_ptr_not_equal(st, st2);
+	assert_int_equal(scan(st2), 1);
+	err = (struct err){0};
+	assert_int_equal(db_end(db, st2, "nested", &err), -1);
+	assert_non_null(strstr(err.msg, "integer overflow"));
+	/* stopped early, after a good row: no error */
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(db_end(db, st, "first row", &err), 0);
+
+	/* run to SQLITE_DONE, never stepped, NULL: no error */
+	assert_int_equal(db_prepare(db, "SELECT x FROM t WHERE x > 0 ORDER BY x", &st, &err), 0);
+	assert_int_equal(scan(st), 2);
+	assert_int_equal(db_end(db, st, "good scan", &err), 0);
+	assert_int_equal(db_prepare(db, "SELECT x FROM t", &st, &err), 0);
+	assert_int_equal(db_end(db, st, "unused", &err), 0);
+	assert_int_equal(db_end(db, NULL, "none", &err), 0);
+
+	/* a one-row lookup: no row is 0 (the caller says "not found"), an error is -1 */
+	assert_int_equal(db_prepare(db, "SELECT abs(x) FROM t WHERE x = ?", &st, &err), 0);
+	sqlite3_bind_int64(st, 1, 42);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	assert_int_equal(db_end(db, st, "lookup", &err), 0);
+	assert_int_equal(db_prepare(db, "SELECT abs(x) FROM t WHERE x = ?", &st, &err), 0);
+	sqlite3_bind_int64(st, 1, INT64_MIN);
+	assert_int_not_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(db_end(db, st, "lookup", &err), -1);
+	assert_non_null(strstr(err.msg, "integer overflow"));
+
+	db_close(&db);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_db_end),
 	    T(test_domain_add),
 	    T(test_domain_hyphen_labels),
 	    T(test_account_add_and_get),
