@@ -2,6 +2,7 @@
 """HTTP surface: security headers on every kind of response, the one 404, 405 + Allow,
 OpenAPI, /metrics, non-TLS on the TLS port, 413 and 415 (docs/API.md "HTTP")."""
 
+import gzip
 import re
 import socket
 import os
@@ -99,6 +100,34 @@ class SecurityHeaders(unittest.TestCase):
         self.assertEqual(r.status, 200, path)
         yz.assert_security_headers(self, r, path)
 
+    def test_static_gzip(self):
+        """The bundle goes gzipped to a browser that takes gzip, whole to one that does not;
+        each representation has its own ETag and answers 304 to it."""
+        plain = SRV.req("GET", "/static/app.js")
+        self.assertEqual(plain.status, 200)
+        self.assertIsNone(plain.headers.get("content-encoding"))
+        self.assertEqual(plain.headers.get("vary"), "Accept-Encoding")
+        for ae in ("gzip, deflate, br", "br;q=1.0, gzip;q=0.8", "*"):
+            r = SRV.req("GET", "/static/app.js", headers={"Accept-Encoding": ae})
+            self.assertEqual(r.status, 200, ae)
+            self.assertEqual(r.headers.get("content-encoding"), "gzip", ae)
+            self.assertEqual(gzip.decompress(r.body), plain.body, ae)
+            self.assertLess(len(r.body), len(plain.body) // 2, ae)
+            self.assertNotEqual(r.headers["etag"], plain.headers["etag"])
+            yz.assert_security_headers(self, r, "gzip " + ae)
+        for ae in ("gzip;q=0", "identity", "deflate"):
+            r = SRV.req("GET", "/static/app.js", headers={"Accept-Encoding": ae})
+            self.assertIsNone(r.headers.get("content-encoding"), ae)
+            self.assertEqual(r.body, plain.body, ae)
+        r = SRV.req("GET", "/static/app.js", headers={"Accept-Encoding": "gzip",
+                                                      "If-None-Match": gz_etag()})
+        self.assertEqual(r.status, 304)
+        r = SRV.req("GET", "/static/app.js", headers={"If-None-Match": plain.headers["etag"]})
+        self.assertEqual(r.status, 304)
+        r = SRV.req("GET", "/static/app.js", headers={"Accept-Encoding": "gzip",
+                                                      "If-None-Match": plain.headers["etag"]})
+        self.assertEqual(r.status, 200, "the identity ETag must not validate the gzip body")
+
     def test_redirects(self):
         for path in ("/", "/admin"):
             r = SRV.req("GET", path)
@@ -117,6 +146,10 @@ class SecurityHeaders(unittest.TestCase):
         r = session().delete("/api/v1/session", csrf=False)
         yz.assert_error(self, r, 403, "csrf", "DELETE /api/v1/session without token")
         yz.assert_security_headers(self, r, "403")
+
+
+def gz_etag():
+    return SRV.req("GET", "/static/app.js", headers={"Accept-Encoding": "gzip"}).headers["etag"]
 
 
 def find_static_asset(tc):
