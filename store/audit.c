@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,25 @@
 
 #define KEY_LEN 32
 
+/* One caller's record waiting for a group commit. */
+struct waiter {
+	struct audit_rec *r;
+	int ret;
+	struct err err;
+	bool done;
+	struct waiter *next;
+};
+
 struct store_audit {
 	struct db *db;
 	char head_path[1100];
 	unsigned char key[KEY_LEN];
+	/* group commit: whoever finds no leader writes every waiting record in one transaction
+	 * (one fsync, one audit.head) and wakes the others; records keep their arrival order */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct waiter *head, **tail;
+	bool leader;
 };
 
 static const char *const migrations[] = {
@@ -111,6 +127,9 @@ int store_audit_open(const char *data_dir, struct store_audit **a_r, struct err 
 	if (db_open(path, &audit_opts, &a->db, err) < 0)
 		goto fail;
 	snprintf(a->head_path, sizeof(a->head_path), "%s/audit.head", data_dir);
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	a->tail = &a->head;
 	*a_r = a;
 	return 0;
 fail:
@@ -123,6 +142,8 @@ void store_audit_close(struct store_audit **ap)
 	if (*ap == NULL)
 		return;
 	db_close(&(*ap)->db);
+	pthread_mutex_destroy(&(*ap)->lock);
+	pthread_cond_destroy(&(*ap)->cond);
 	free(*ap);
 	*ap = NULL;
 }
@@ -217,7 +238,40 @@ static const char *clean(struct buf *b, const char *s)
 	return buf_cstr(b);
 }
 
-static int append(struct store_audit *a, struct audit_rec *r, struct err *err);
+static int append(struct store_audit *a, struct waiter *batch, struct err *err);
+
+/* Queue w and wait until a group commit has written it, leading one if nobody is. */
+static void commit_grouped(struct store_audit *a, struct waiter *w)
+{
+	pthread_mutex_lock(&a->lock);
+	*a->tail = w;
+	a->tail = &w->next;
+	while (!w->done) {
+		if (a->leader) {
+			pthread_cond_wait(&a->cond, &a->lock);
+			continue;
+		}
+		struct waiter *batch = a->head;
+		struct err err;
+		int ret;
+		a->head = NULL;
+		a->tail = &a->head;
+		a->leader = true;
+		pthread_mutex_unlock(&a->lock);
+		ret = append(a, batch, &err);
+		pthread_mutex_lock(&a->lock);
+		for (struct waiter *x = batch, *next; x; x = next) {
+			next = x->next;
+			x->ret = ret;
+			if (ret < 0)
+				x->err = err;
+			x->done = true; /* x may be gone once the lock is released */
+		}
+		a->leader = false;
+		pthread_cond_broadcast(&a->cond);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
 
 int store_audit_append(struct store_audit *a, struct audit_rec *r, struct err *err)
 {
@@ -232,7 +286,13 @@ int store_audit_append(struct store_audit *a, struct audit_rec *r, struct err *e
 		buf_init(&bufs[i], 0);
 		*fields[i] = clean(&bufs[i], *fields[i]);
 	}
-	ret = append(a, &copy, err);
+	{
+		struct waiter w = {.r = &copy};
+		commit_grouped(a, &w);
+		ret = w.ret;
+		if (ret < 0)
+			*err = w.err;
+	}
 	r->id = copy.id;
 	r->ts_ms = copy.ts_ms;
 	memcpy(r->hash, copy.hash, sizeof(r->hash));
@@ -241,7 +301,8 @@ int store_audit_append(struct store_audit *a, struct audit_rec *r, struct err *e
 	return ret;
 }
 
-static int append(struct store_audit *a, struct audit_rec *r, struct err *err)
+/* Writes the batch's records in order, chained, in one transaction; all or none. */
+static int append(struct store_audit *a, struct waiter *batch, struct err *err)
 {
 	sqlite3 *c = db_conn(a->db, err);
 	sqlite3_stmt *s = NULL;
@@ -251,8 +312,6 @@ static int append(struct store_audit *a, struct audit_rec *r, struct err *err)
 
 	if (c == NULL)
 		return -1;
-	if (r->ts_ms == 0)
-		r->ts_ms = time_now_ms();
 	if (sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return db_err(c, err, "audit begin");
 	if (sqlite3_prepare_v2(c, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1, &s,
@@ -266,34 +325,43 @@ static int append(struct store_audit *a, struct audit_rec *r, struct err *err)
 		goto fail; /* not an empty log: record 1 would break the chain */
 	}
 	sqlite3_finalize(s);
-	record_hash(a->key, prev, id, r->ts_ms, nz(r->actor), nz(r->type), nz(r->ip),
-		    nz(r->client), r->detail ? r->detail : "{}", r->hash);
 	if (sqlite3_prepare_v2(c,
 			       "INSERT INTO audit (id, ts, actor, type, ip, client, detail, hash)"
 			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			       -1, &s, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, r->ts_ms);
-	db_bind_text(s, 3, nz(r->actor));
-	db_bind_text(s, 4, nz(r->type));
-	db_bind_text(s, 5, nz(r->ip));
-	db_bind_text(s, 6, nz(r->client));
-	db_bind_text(s, 7, r->detail ? r->detail : "{}");
-	db_bind_text(s, 8, r->hash);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto fail;
+	for (struct waiter *w = batch; w; w = w->next, id++) {
+		struct audit_rec *r = w->r;
+		if (r->ts_ms == 0)
+			r->ts_ms = time_now_ms();
+		record_hash(a->key, prev, id, r->ts_ms, nz(r->actor), nz(r->type), nz(r->ip),
+			    nz(r->client), r->detail ? r->detail : "{}", r->hash);
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, r->ts_ms);
+		db_bind_text(s, 3, nz(r->actor));
+		db_bind_text(s, 4, nz(r->type));
+		db_bind_text(s, 5, nz(r->ip));
+		db_bind_text(s, 6, nz(r->client));
+		db_bind_text(s, 7, r->detail ? r->detail : "{}");
+		db_bind_text(s, 8, r->hash);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(s);
+		r->id = id;
+		memcpy(prev, r->hash, sizeof(prev));
+	}
 	sqlite3_finalize(s);
 	s = NULL;
 	if (sqlite3_exec(c, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	r->id = id;
-	write_head(a, id, r->hash);
+	write_head(a, id - 1, prev);
 	return 0;
 fail:
 	db_err(c, err, "audit append");
 	sqlite3_finalize(s);
 	sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+	for (struct waiter *w = batch; w; w = w->next)
+		w->r->id = 0;
 	return -1;
 }
 

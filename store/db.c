@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
@@ -47,6 +48,27 @@ static void global_init(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* Waiting for another connection's write lock. SQLite's own handler sleeps 1, 2, 5, 10, 15,
+ * 20, 25 ... ms between tries, so a lock held for a millisecond by another thread costs the
+ * waiter several: under concurrent deliveries that was most of each delivery's time
+ * (docs/BENCHMARKS.md, SMTP). Short sleeps first, longer ones once the wait is long, up to
+ * DB_BUSY_TIMEOUT_MS in all. */
+static int busy_wait(void *ctx, int count)
+{
+	int64_t waited_us;
+	(void)ctx;
+	if (count < 40)
+		waited_us = (int64_t)count * 50;
+	else if (count < 200)
+		waited_us = 2000 + (int64_t)(count - 40) * 250;
+	else
+		waited_us = 42000 + (int64_t)(count - 200) * 2000;
+	if (waited_us >= (int64_t)DB_BUSY_TIMEOUT_MS * 1000)
+		return 0;
+	usleep(count < 40 ? 50 : count < 200 ? 250 : 2000);
+	return 1;
+}
+
 static int configure(sqlite3 *c, bool sync_full, struct err *err)
 {
 	char sql[256];
@@ -54,7 +76,7 @@ static int configure(sqlite3 *c, bool sync_full, struct err *err)
 		 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;"
 		 "PRAGMA temp_store=MEMORY;",
 		 sync_full ? "FULL" : "NORMAL");
-	sqlite3_busy_timeout(c, DB_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(c, busy_wait, NULL);
 	if (sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_err(c, err, "configure");
 	return 0;

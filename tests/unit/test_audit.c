@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,73 @@ static void test_audit_invalid_utf8(void **state)
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Eight threads append 200 records each through one handle (group commits) while a second
+ * handle, as another process would, appends too: every record is there once, ids are
+ * contiguous, each thread's records are in its order, and the chain and head verify. */
+#define GC_THREADS 8
+#define GC_EACH 200
+
+struct gc_arg {
+	struct store_audit *a;
+	int n;
+	int64_t ids[GC_EACH];
+	int failed;
+};
+
+static void *gc_main(void *p)
+{
+	struct gc_arg *g = p;
+	for (int i = 0; i < GC_EACH; i++) {
+		char detail[64];
+		struct audit_rec r = {.actor = "mta", .type = "mail.delivered", .ip = "",
+				      .client = "t", .detail = detail};
+		struct err err;
+		snprintf(detail, sizeof(detail), "{\"t\":%d,\"i\":%d}", g->n, i);
+		if (store_audit_append(g->a, &r, &err) < 0)
+			g->failed++;
+		g->ids[i] = r.id;
+	}
+	return NULL;
+}
+
+static void test_audit_group_commit(void **state)
+{
+	struct store_audit *a, *other;
+	struct gc_arg args[GC_THREADS + 1];
+	pthread_t th[GC_THREADS + 1];
+	struct audit_report rep;
+	struct err err;
+	char dir[64];
+	int64_t count = 0, maxid = 0;
+	(void)state;
+
+	fresh_audit(dir, 0);
+	assert_int_equal(store_audit_open(dir, &a, &err), 0);
+	assert_int_equal(store_audit_open(dir, &other, &err), 0);
+	for (int t = 0; t <= GC_THREADS; t++) {
+		args[t] = (struct gc_arg){.a = t == GC_THREADS ? other : a, .n = t};
+		assert_int_equal(pthread_create(&th[t], NULL, gc_main, &args[t]), 0);
+	}
+	for (int t = 0; t <= GC_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(args[t].failed, 0);
+		for (int i = 1; i < GC_EACH; i++)
+			assert_true(args[t].ids[i] > args[t].ids[i - 1]);
+	}
+	store_audit_close(&a);
+	store_audit_close(&other);
+	assert_int_equal(sql(dir, "audit.db", "SELECT count(DISTINCT detail) FROM audit", &count),
+			 SQLITE_ROW);
+	assert_int_equal(count, (GC_THREADS + 1) * GC_EACH);
+	assert_int_equal(sql(dir, "audit.db", "SELECT max(id) FROM audit", &maxid), SQLITE_ROW);
+	assert_int_equal(maxid, (GC_THREADS + 1) * GC_EACH);
+	assert_int_equal(store_audit_verify(dir, &rep, &err), 0);
+	assert_int_equal(rep.records, (GC_THREADS + 1) * GC_EACH);
+	if (rep.bad_id != 0)
+		fail_msg("verify: bad_id %lld (%s)", (long long)rep.bad_id, rep.reason);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_audit_tamper),
 	    cmocka_unit_test(test_audit_head),
 	    cmocka_unit_test(test_audit_invalid_utf8),
+	    cmocka_unit_test(test_audit_group_commit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
