@@ -4,7 +4,8 @@
 #
 # Usage: scripts/fuzz.sh [--keep-going] [SECONDS] [TARGET...]
 #   SECONDS       run time per target (default 60)
-#   TARGET        cfg route scram b64 mime query (default: all)
+#   TARGET        a name from tests/fuzz/meson.build's fuzz_targets: cfg route scram b64 mime
+#                 query smtp smtpdata imap imaplit mutf7 pop3 ... (default: all of them)
 #   --keep-going  libFuzzer fork mode: carry on after a crash and collect every crasher
 #                 (default: stop a target at its first crash)
 # Environment: FUZZ_ARGS adds libFuzzer flags, e.g. FUZZ_ARGS=-only_ascii=1 to step past a
@@ -14,13 +15,18 @@
 # bug: same broken invariant or same sanitizer summary line, smallest input kept; bugs already
 # there are not copied again), where the normal test run (meson test --suite fuzz) replays
 # them; commit them with their fix. The exit status is non-zero if any target crashed.
-# The build directory is build-fuzz/ (configured on first use). Nothing is installed; needs
-# clang with the libFuzzer runtime.
+# The build directory is build-fuzz/ (FUZZ_BUILD=DIR for another; configured on first use, with
+# CC=clang and CXX=clang++: targets using yz_server_dep link Xapian's C++, so the link is a C++
+# one and must be clang's too; a directory configured with another C++ compiler is wiped and
+# configured again). Nothing is installed; needs clang with the libFuzzer runtime.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD="$ROOT/build-fuzz"
-ALL_TARGETS=(cfg route scram b64 mime query)
+BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
+# every target of tests/fuzz/meson.build (its fuzz_targets dictionary), so none is forgotten
+mapfile -t ALL_TARGETS < <(sed -n "/^fuzz_targets = {/,/^}/s/^ *'\([a-z0-9_]*\)': .*/\1/p" \
+	"$ROOT/tests/fuzz/meson.build")
+[ ${#ALL_TARGETS[@]} -gt 0 ] || { echo "fuzz: no targets in tests/fuzz/meson.build" >&2; exit 2; }
 SECS=60
 KEEP_GOING=0
 TARGETS=()
@@ -38,10 +44,17 @@ for t in "${TARGETS[@]}"; do
 	[ -d "$ROOT/tests/fuzz/corpus/$t" ] || { echo "fuzz: unknown target '$t'" >&2; exit 2; }
 done
 command -v clang >/dev/null || { echo "fuzz: clang not found" >&2; exit 2; }
+command -v clang++ >/dev/null || { echo "fuzz: clang++ not found" >&2; exit 2; }
 
+# the compiler a configured directory's rule NAME runs ("clang", "c++", ...)
+rule_cc() { sed -n "/^rule $1\$/,/^\$/s/^ *command = \([^ ]*\) .*/\1/p" "$BUILD/build.ninja"; }
+setup=(meson setup "$BUILD" "$ROOT" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false)
 if [ ! -f "$BUILD/build.ninja" ]; then
-	CC=clang meson setup "$BUILD" "$ROOT" -Dfuzz=true -Db_sanitize=address,undefined \
-		-Db_lundef=false
+	CC=clang CXX=clang++ "${setup[@]}"
+elif [ "$(basename "$(rule_cc c_COMPILER)")" != clang ] ||
+	[ "$(basename "$(rule_cc cpp_LINKER)")" != clang++ ]; then
+	echo "fuzz: $BUILD was configured without clang and clang++; configuring it again" >&2
+	CC=clang CXX=clang++ "${setup[@]}" --wipe
 fi
 ninja -C "$BUILD" $(printf 'tests/fuzz/fuzz-%s ' "${TARGETS[@]}")
 
@@ -112,9 +125,9 @@ for t in "${TARGETS[@]}"; do
 	if [ "$n" -gt 0 ] || { [ "$rc" -ne 0 ] && [ "$KEEP_GOING" = 0 ]; }; then
 		crashed=1
 		cp "$w/log" "$BUILD/fuzz-$t.log"
-		echo "   full log: build-fuzz/fuzz-$t.log"
+		echo "   full log: $BUILD/fuzz-$t.log"
 	fi
-	summary+=("$(printf '%-6s execs=%-10s crashers=%-3s exit=%s' "$t" "$execs" "$n" "$rc")")
+	summary+=("$(printf '%-9s execs=%-10s crashers=%-3s exit=%s' "$t" "$execs" "$n" "$rc")")
 done
 
 echo "== summary (${SECS}s per target)"

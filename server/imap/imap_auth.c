@@ -8,7 +8,8 @@
  * failures per address as typed (store_login_*: waits, then a lock), an in-memory per-IP limit
  * ([auth] login_ip_per_minute), unknown addresses get a stable fake SCRAM salt, every success
  * and failure is audited with {"protocol":"imap"}. Every step that reads the store runs on the
- * job pool; the loop only counts attempts. */
+ * job pool; the loop only counts attempts. The steps shared with SMTP and POP3 are
+ * server/net/sasl_srv.h's. */
 #include "imap_int.h"
 
 #include <stdio.h>
@@ -24,9 +25,8 @@
 #include "lib/role.h"
 #include "lib/scram.h"
 #include "lib/util.h"
-#include "store/audit.h"
+#include "server/net/sasl_srv.h"
 #include "store/auth.h"
-
 
 enum mech { M_LOGIN = 1, M_PLAIN, M_SCRAM };
 static const char *const mech_names[] = {[M_LOGIN] = "login", [M_PLAIN] = "plain",
@@ -36,11 +36,7 @@ struct imap_sasl {
 	enum mech mech;
 	int step;
 	char tag[128];
-	struct scram_client_first cf;
-	char server_first[SCRAM_MAX_MSG + 1];
-	struct scram_secret secret;
-	int64_t account_id;
-	char address[STORE_ADDR_MAX + 1];
+	struct sasl_srv_scram scram;
 };
 
 void imap_auth_abort(struct imap_session *s)
@@ -54,29 +50,16 @@ void imap_auth_abort(struct imap_session *s)
 		s->mode = MODE_CMD;
 }
 
-static void key_address(const char *typed, char *out, size_t outsz)
-{
-	struct err err;
-	if (store_address_normalise(typed, out, outsz, &err) < 0)
-		snprintf(out, outsz, "%s", typed);
-}
-
 static void audit(struct imap_session *s, enum mech mech, const char *actor, bool ok,
 		  const char *reason, int64_t app_id)
 {
 	struct buf b;
-	bool first = true;
 
 	buf_init(&b, 0);
-	imap_json_kv(&b, "protocol", "imap", &first);
-	imap_json_kv(&b, "method", mech_names[mech], &first);
-	imap_json_ki(&b, "port", s->srv->lim.ports[s->kind], &first);
-	if (!ok)
-		imap_json_kv(&b, "reason", reason, &first);
-	if (app_id)
-		imap_json_ki(&b, "app_password", app_id, &first);
-	(void)!buf_puts(&b, "}");
-	imap_audit(s->srv, actor, ok ? "auth.login.ok" : "auth.login.fail", s->ip, b.data);
+	sasl_srv_audit_detail(&b, "imap", mech_names[mech], s->srv->lim.ports[s->kind], ok, reason,
+			      app_id);
+	netsvc_audit(&s->srv->net, actor, ok ? "auth.login.ok" : "auth.login.fail", s->ip, "imap",
+		     b.data, NULL);
 	buf_release(&b);
 }
 
@@ -131,7 +114,7 @@ static void check_password(struct imap_session *s, struct buf *out, const char *
 	int64_t retry = 0, app_id = 0;
 	struct err err;
 
-	key_address(user, address, sizeof(address));
+	sasl_srv_key_address(user, address, sizeof(address));
 	if (store_login_allowed(srv->store, address, time_now(), &srv->lim.login, &retry, &err) <
 	    0) {
 		audit(s, mech, address, false, err.code == ERR_LIMIT ? "locked" : "internal error", 0);
@@ -155,12 +138,8 @@ static void check_password(struct imap_session *s, struct buf *out, const char *
 
 static bool ip_allowed(struct imap_session *s)
 {
-	struct imap_server *srv = s->srv;
-	int64_t now = time_now();
-	if (imap_map_get(&srv->auth_ip, s->ip, now, 60) >= srv->lim.login_ip_per_minute)
-		return false;
-	imap_map_add(&srv->auth_ip, s->ip, 1, now, 60);
-	return true;
+	return netsvc_map_take(&s->srv->auth_ip, s->ip, s->srv->lim.login_ip_per_minute,
+			       time_now(), 60);
 }
 
 static void exec_login(struct imap_cmdctx *c)
@@ -183,7 +162,8 @@ static void login_loop(struct imap_cmdctx *c)
 		imap_tagged(c, "NO", "[PRIVACYREQUIRED] LOGIN is disabled before STARTTLS");
 	} else if (c->cmd.nargs != 2 || !imap_arg_string(&c->cmd.args[0], &u, &ul) ||
 		   !imap_arg_string(&c->cmd.args[1], &p, &pl) || ul == 0 || ul > SCRAM_MAX_USER ||
-		   pl == 0 || pl > 1024 || memchr(u, '\0', ul) || memchr(p, '\0', pl)) {
+		   pl == 0 || pl > SASL_SRV_PASS_MAX || memchr(u, '\0', ul) ||
+		   memchr(p, '\0', pl)) {
 		imap_tagged(c, "BAD", "Usage: LOGIN user password");
 	} else if (!ip_allowed(s)) {
 		imap_tagged(c, "NO", "[UNAVAILABLE] Too many login attempts; try again later");
@@ -213,26 +193,13 @@ static void challenge(struct imap_session *s, struct buf *out, const char *msg, 
 
 static void plain(struct imap_session *s, struct buf *out, const char *d, size_t n)
 {
-	const char *nul1 = memchr(d, '\0', n), *nul2;
-	char user[SCRAM_MAX_USER + 1], pass[1025], tag[128];
-	size_t zl, ul, pl;
+	char user[SCRAM_MAX_USER + 1], pass[SASL_SRV_PASS_MAX + 1], tag[128];
+	struct err err;
 
-	if (nul1 == NULL || (nul2 = memchr(nul1 + 1, '\0', n - (size_t)(nul1 + 1 - d))) == NULL)
-		return sasl_fail(s, out, "Malformed PLAIN message");
-	zl = (size_t)(nul1 - d);
-	ul = (size_t)(nul2 - nul1 - 1);
-	pl = n - (size_t)(nul2 + 1 - d);
-	if (ul == 0 || ul > SCRAM_MAX_USER || pl == 0 || pl >= sizeof(pass) ||
-	    memchr(nul2 + 1, '\0', pl) != NULL)
-		return sasl_fail(s, out, "Malformed PLAIN message");
-	memcpy(user, nul1 + 1, ul);
-	user[ul] = '\0';
-	memcpy(pass, nul2 + 1, pl);
-	pass[pl] = '\0';
-	if (zl && (zl != ul || strncasecmp(d, user, ul) != 0)) {
-		OPENSSL_cleanse(pass, sizeof(pass));
-		return sasl_fail(s, out, "Acting for another user is not allowed");
-	}
+	if (sasl_srv_plain(d, n, user, pass, &err) < 0)
+		return sasl_fail(s, out,
+				 err.code == ERR_DENIED ? "Acting for another user is not allowed"
+							: "Malformed PLAIN message");
 	snprintf(tag, sizeof(tag), "%s", s->sasl->tag);
 	imap_auth_abort(s);
 	check_password(s, out, tag, M_PLAIN, user, pass);
@@ -243,18 +210,14 @@ static void scram_first(struct imap_session *s, struct buf *out, const char *d, 
 {
 	struct imap_server *srv = s->srv;
 	struct imap_sasl *a = s->sasl;
-	struct store_account acct;
-	struct store_mail_settings ms;
-	unsigned char raw[18];
-	char nonce[B64_ENC_LEN(18)];
-	int64_t retry;
+	int64_t retry = 0;
 	struct err err;
 
-	if (scram_client_first_parse(d, n, &a->cf, &err) < 0)
+	if (sasl_srv_scram_client_first(&a->scram, d, n, &err) < 0)
 		return sasl_fail(s, out, "Malformed SCRAM message");
-	key_address(a->cf.user, a->address, sizeof(a->address));
-	if (store_login_allowed(srv->store, a->address, time_now(), &srv->lim.login, &retry,
-				&err) < 0) {
+	if (sasl_srv_scram_server_first(&a->scram, &srv->sasl, &retry, &err) < 0) {
+		if (err.code == ERR_INVALID)
+			return sasl_fail(s, out, "Malformed SCRAM message");
 		(void)!buf_printf(out,
 				  "%s NO [UNAVAILABLE] Too many failed attempts; try again in %lld "
 				  "seconds\r\n",
@@ -262,24 +225,8 @@ static void scram_first(struct imap_session *s, struct buf *out, const char *d, 
 		imap_auth_abort(s);
 		return;
 	}
-	memset(&acct, 0, sizeof(acct));
-	if (store_account_get(srv->store, a->address, &acct, &err) == 0 && !acct.disabled &&
-	    !role_is_admin(acct.role) && store_mail_settings_get(srv->store, acct.id, &ms, &err) == 0 &&
-	    !ms.require_app_password) {
-		a->account_id = acct.id;
-		a->secret = acct.secret;
-	} else {
-		scram_secret_fake(srv->secret, sizeof(srv->secret), a->address,
-				  srv->lim.scram_iterations, &a->secret);
-	}
-	OPENSSL_cleanse(&acct.secret, sizeof(acct.secret));
-	rand_bytes(raw, sizeof(raw));
-	b64_encode(raw, sizeof(raw), nonce);
-	if (scram_server_first(&a->cf, nonce, &a->secret, a->server_first,
-			       sizeof(a->server_first), &err) < 0)
-		return sasl_fail(s, out, "Malformed SCRAM message");
 	a->step = 1;
-	challenge(s, out, a->server_first, strlen(a->server_first));
+	challenge(s, out, a->scram.server_first, strlen(a->scram.server_first));
 }
 
 static void scram_end(struct imap_session *s, struct buf *out, bool ok)
@@ -288,10 +235,10 @@ static void scram_end(struct imap_session *s, struct buf *out, bool ok)
 	struct store_account acct;
 	char tag[128], address[STORE_ADDR_MAX + 1];
 	struct err err;
-	int64_t id = a->account_id;
+	int64_t id = a->scram.account_id;
 
 	snprintf(tag, sizeof(tag), "%s", a->tag);
-	snprintf(address, sizeof(address), "%s", a->address);
+	snprintf(address, sizeof(address), "%s", a->scram.address);
 	imap_auth_abort(s);
 	memset(&acct, 0, sizeof(acct));
 	if (ok && id && store_account_get_id(s->srv->store, id, &acct, &err) == 0 && !acct.disabled)
@@ -305,9 +252,7 @@ static void scram_end(struct imap_session *s, struct buf *out, bool ok)
 static void scram(struct imap_session *s, struct buf *out, const char *d, size_t n)
 {
 	struct imap_sasl *a = s->sasl;
-	struct scram_client_final cfin;
-	char sig[B64_ENC_LEN(SCRAM_KEY_LEN)], fin[8 + sizeof(sig)];
-	struct err err;
+	char fin[SASL_SRV_FINAL_MAX];
 
 	if (a->step == 0)
 		return scram_first(s, out, d, n);
@@ -316,10 +261,8 @@ static void scram(struct imap_session *s, struct buf *out, const char *d, size_t
 			return sasl_fail(s, out, "Unexpected SCRAM data");
 		return scram_end(s, out, true);
 	}
-	if (scram_client_final_parse(d, n, a->cf.gs2_header, &cfin, &err) < 0 ||
-	    !scram_verify(&a->secret, &a->cf, a->server_first, &cfin, sig) || a->account_id == 0)
+	if (!sasl_srv_scram_client_final(&a->scram, d, n, fin))
 		return scram_end(s, out, false);
-	snprintf(fin, sizeof(fin), "v=%s", sig);
 	a->step = 2;
 	challenge(s, out, fin, strlen(fin));
 }
@@ -337,41 +280,20 @@ static void sasl_step(struct imap_session *s, struct buf *out, const char *d, si
 	}
 }
 
-static int decode(const char *b, size_t len, char **d_r, size_t *n_r)
-{
-	char *d;
-	if (len == 1 && b[0] == '=') {
-		*d_r = xstrdup("");
-		*n_r = 0;
-		return 0;
-	}
-	if (len / 4 * 3 > IMAP_SASL_MAX)
-		return -1;
-	d = xmalloc(len / 4 * 3 + 1);
-	*n_r = 0;
-	if (len && b64_decode(b, len, (unsigned char *)d, n_r) < 0) {
-		free(d);
-		return -1;
-	}
-	d[*n_r] = '\0';
-	*d_r = d;
-	return 0;
-}
-
 struct sasl_job {
-	struct imap_job job;
-	char *data;
+	struct netsvc_job job;
+	char data[SASL_SRV_MAX + 1]; /* decoded */
 	size_t n;
 	struct buf out;
 };
 
-static void sasl_run(struct imap_job *j)
+static void sasl_run(struct netsvc_job *j)
 {
 	struct sasl_job *sj = (struct sasl_job *)j;
 	sasl_step(j->s, &sj->out, sj->data, sj->n);
 }
 
-static void sasl_done(struct imap_job *j)
+static void sasl_done(struct netsvc_job *j)
 {
 	struct sasl_job *sj = (struct sasl_job *)j;
 	struct imap_session *s = j->s;
@@ -388,7 +310,6 @@ static void sasl_done(struct imap_job *j)
 		}
 	}
 	OPENSSL_cleanse(sj->data, sj->n);
-	free(sj->data);
 	buf_release(&sj->out);
 	free(sj);
 }
@@ -396,8 +317,6 @@ static void sasl_done(struct imap_job *j)
 void imap_auth_line(struct imap_session *s, const char *line, size_t len)
 {
 	struct sasl_job *sj;
-	char *d;
-	size_t n;
 
 	s->mode = MODE_CMD;
 	if (s->sasl == NULL)
@@ -407,36 +326,34 @@ void imap_auth_line(struct imap_session *s, const char *line, size_t len)
 		imap_auth_abort(s);
 		return;
 	}
-	if (decode(line, len, &d, &n) < 0) {
+	sj = xcalloc(1, sizeof(*sj));
+	if (sasl_srv_decode(line, len, sj->data, &sj->n) < 0) {
 		imap_reply(s, "%s BAD Malformed SASL message", s->sasl->tag);
 		imap_auth_abort(s);
+		free(sj);
 		return;
 	}
-	sj = xcalloc(1, sizeof(*sj));
-	sj->data = d;
-	sj->n = n;
 	buf_init(&sj->out, 0);
 	sj->job.run = sasl_run;
 	sj->job.done = sasl_done;
 	s->busy = true;
-	imap_job_start(s, &s->srv->jobs, &sj->job);
+	imap_job_start(s, &sj->job);
 }
 
 /* AUTHENTICATE with an initial response: the first step runs as the command's job. */
 static void exec_ir(struct imap_cmdctx *c)
 {
 	const char *ir;
-	size_t len;
-	char *d;
-	size_t n;
+	size_t len, n;
+	char *d = arena_alloc(c->a, SASL_SRV_MAX + 1);
+
 	imap_arg_string(&c->cmd.args[1], &ir, &len);
-	if (decode(ir, len, &d, &n) < 0) {
+	if (sasl_srv_decode(ir, len, d, &n) < 0) {
 		sasl_fail(c->s, &c->out, "Malformed SASL message");
 		return;
 	}
 	sasl_step(c->s, &c->out, d, n);
 	OPENSSL_cleanse(d, n);
-	free(d);
 }
 
 void imap_cmd_authenticate(struct imap_cmdctx *c)

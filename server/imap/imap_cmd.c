@@ -231,21 +231,22 @@ void imap_idle_line(struct imap_session *s, const char *line, size_t len)
 }
 
 struct refresh_job {
-	struct imap_job job;
+	struct netsvc_job job;
 	struct buf out;
 	bool gone;
 };
 
-static void refresh_run(struct imap_job *j)
+static void refresh_run(struct netsvc_job *j)
 {
 	struct refresh_job *r = (struct refresh_job *)j;
+	struct imap_session *s = j->s;
 	struct arena *a = arena_new();
-	if (j->s->state == ST_SELECTED && imap_view_refresh(j->s, &r->out, true, a) < 0)
+	if (s->state == ST_SELECTED && imap_view_refresh(s, &r->out, true, a) < 0)
 		r->gone = true;
 	arena_free(&a);
 }
 
-static void refresh_done(struct imap_job *j)
+static void refresh_done(struct netsvc_job *j)
 {
 	struct refresh_job *r = (struct refresh_job *)j;
 	struct imap_session *s = j->s;
@@ -277,5 +278,5 @@ void imap_idle_refresh(struct imap_session *s)
 	r->job.run = refresh_run;
 	r->job.done = refresh_done;
 	s->busy = true;
-	imap_job_start(s, &s->srv->jobs, &r->job);
+	imap_job_start(s, &r->job);
 }

@@ -1,9 +1,10 @@
 /* imap_int.h: what the files of server/imap/ share. Not a public header.
  *
- * Threads (as in server/smtp/): one event loop thread runs the listeners and every session's
- * I/O; everything that touches storage runs on the job pool (IMAP_JOB_THREADS) as a struct
- * imap_job whose done callback comes back to the loop. A session has at most one job at a
- * time and does not read commands meanwhile, so a job owns the session's mailbox state
+ * Threads (the shared service's, server/net/netsvc.h): one event loop thread runs the
+ * listeners and every session's I/O; everything that touches storage runs on the job pool
+ * (IMAP_JOB_THREADS) as a struct netsvc_job whose done callback comes back to the loop. A
+ * session has at most one job at a time and does not read commands meanwhile, so a job owns
+ * the session's mailbox state
  * (s->mb, s->view, s->state, s->condstore/qresync) while it runs; the loop touches only I/O,
  * timers and the flags marked "loop" below.
  *
@@ -18,21 +19,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/ssl.h>
-
 #include "imap.h"
 #include "imap_parse.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "server/net/netsvc.h"
+#include "server/net/sasl_srv.h"
 #include "store/mail.h"
 #include "store/mail_imap.h"
 #include "store/store.h"
 
-struct event_base;
 struct event;
 struct bufferevent;
-struct evconnlistener;
 struct imap_session;
 struct imap_server;
 
@@ -42,11 +41,9 @@ struct imap_server;
 #define IMAP_CHUNK (192 * 1024)    /* output of one FETCH job slice */
 #define IMAP_IN_HIGH (256 * 1024)  /* libevent stops reading the socket above this */
 #define IMAP_LINGER_S 5
-#define IMAP_SASL_MAX 2048
 #define IMAP_COPY_MAX (64 * 1024)  /* literals up to this are copied into the command arena */
 #define IMAP_POLL_S 60             /* an idling session looks for changes made by other
 				      processes (the CLI) this often */
-#define IMAP_MAP_BUCKETS 1024
 #define IMAP_ACCT_BUCKETS 1024
 #define IMAP_EVQ 4096
 
@@ -64,96 +61,38 @@ struct imap_limits {
 	struct mime_limits mime;
 };
 
-/* ---- jobs (imap.c) ---- */
-
-struct imap_job;
-typedef void imap_job_fn(struct imap_job *j);
-struct imap_job {
-	struct imap_job *next;
-	imap_job_fn *run;  /* on a worker thread; NULL for a pure completion */
-	imap_job_fn *done; /* on the loop thread, owns the job; NULL: run owns it */
-	struct imap_session *s; /* counted in s->pending until done has run */
-};
-
-struct imap_pool {
-	struct imap_server *srv;
-	pthread_t *threads;
-	size_t nthreads;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct imap_job *head, **tail;
-	size_t queued;
-	bool stop;
-};
-
-/* String-keyed counters (per-IP sessions, per-IP logins); loop thread only. The same code as
- * server/smtp/smtp.c's smtp_map (a candidate for lib/ later). */
-struct imap_count {
-	struct imap_count *next;
-	int64_t n, prev, window;
-	char key[];
-};
-struct imap_map {
-	struct imap_count *b[IMAP_MAP_BUCKETS];
-	size_t n;
-};
-int64_t imap_map_get(struct imap_map *m, const char *key, int64_t now, int64_t window_s);
-void imap_map_add(struct imap_map *m, const char *key, int64_t delta, int64_t now,
-		  int64_t window_s);
-void imap_map_sweep(struct imap_map *m, int64_t now, int64_t window_s);
-void imap_map_release(struct imap_map *m);
-
 struct imap_event {
 	int64_t account_id, folder_id;
 };
 
 struct imap_server {
 	struct imap_limits lim;
+	struct netsvc net;
 	struct store *store;
-	struct store_audit *audit;
 	struct mail_store *mail;
 	struct auth_cache *auth_cache;
 	unsigned char secret[32];
-
-	struct event_base *base;
-	pthread_t thread;
-	bool thread_started;
-	struct evconnlistener *lis[IMAP_NKINDS];
-	struct event *lis_retry[IMAP_NKINDS];
-	struct imap_lis_ctx {
-		struct imap_server *srv;
-		enum imap_kind kind;
-	} lctx[IMAP_NKINDS];
-	SSL_CTX *ssl;
-	struct event *done_ev, *stop_ev, *sweep_ev, *mail_ev;
-	pthread_mutex_t done_lock;
-	struct imap_job *done_head, **done_tail;
-	struct imap_pool jobs, audits;
+	struct sasl_srv_conf sasl; /* store, lim.login, secret, lim.scram_iterations */
 
 	/* the mail event bus, subscribed once: events are queued here (any thread) and fanned
 	 * out to sessions on the loop */
+	struct event *mail_ev;
 	int sub;
 	pthread_mutex_t ev_lock;
 	struct imap_event evq[IMAP_EVQ];
 	size_t nevq;
 	bool evq_all; /* the queue overflowed: every session looks */
 
+	/* loop thread */
 	struct imap_session *sessions;
 	size_t nsessions;
 	struct imap_session *by_account[IMAP_ACCT_BUCKETS]; /* authenticated sessions */
-	struct imap_map per_ip, auth_ip;
+	struct netsvc_map per_ip, auth_ip; /* sessions, login attempts (a minute) per IP */
 	uint64_t next_id;
-	bool stopping;
 };
 
-void imap_pool_post(struct imap_pool *p, struct imap_job *j);
-void imap_complete(struct imap_server *srv, struct imap_job *j);
-void imap_job_start(struct imap_session *s, struct imap_pool *p, struct imap_job *j);
-/* Audit from any thread (copies everything); appended in order by the audit thread. */
-void imap_audit(struct imap_server *srv, const char *actor, const char *type, const char *ip,
-		const char *detail);
-void imap_json_kv(struct buf *b, const char *key, const char *value, bool *first);
-void imap_json_ki(struct buf *b, const char *key, int64_t value, bool *first);
+/* Start a job for session s on the job pool (counted in s->pending). */
+void imap_job_start(struct imap_session *s, struct netsvc_job *j);
 
 /* ---- sessions (imap_session.c) ---- */
 
@@ -232,7 +171,7 @@ struct imap_session {
 struct imap_cmdctx;
 typedef void imap_exec_fn(struct imap_cmdctx *c);
 struct imap_cmdctx {
-	struct imap_job job;
+	struct netsvc_job job;
 	struct imap_session *s;
 	struct arena *a;
 	struct imap_command cmd;

@@ -13,16 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
+#include <openssl/crypto.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "server/net/netconn.h"
 
 static void process(struct imap_session *s);
 static void session_kill(struct imap_session *s);
@@ -34,14 +34,12 @@ bool imap_alive(const struct imap_session *s)
 
 /* ---- output ---- */
 
+static void reply_v(struct imap_session *s, const char *fmt, va_list ap) YZ_PRINTF(2, 0);
+
 static void reply_v(struct imap_session *s, const char *fmt, va_list ap)
 {
-	struct evbuffer *out;
-	if (!imap_alive(s) || s->bev == NULL)
-		return;
-	out = bufferevent_get_output(s->bev);
-	evbuffer_add_vprintf(out, fmt, ap);
-	evbuffer_add(out, "\r\n", 2);
+	if (imap_alive(s) && s->bev != NULL)
+		netconn_vprintf(s->bev, NULL, fmt, ap);
 }
 
 void imap_reply(struct imap_session *s, const char *fmt, ...)
@@ -73,21 +71,12 @@ void imap_tagged(struct imap_cmdctx *c, const char *status, const char *fmt, ...
 	(void)!buf_printf(&c->out, "%s %s %s\r\n", c->cmd.tag ? c->cmd.tag : "*", status, text);
 }
 
-static bool flushed(struct imap_session *s)
-{
-	struct bufferevent *u;
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
-		return false;
-	u = bufferevent_get_underlying(s->bev);
-	return u == NULL || evbuffer_get_length(bufferevent_get_output(u)) == 0;
-}
-
 static void close_check(struct imap_session *s)
 {
 	struct timeval tv = {0, 20000};
 	if (s->dead)
 		return;
-	if (flushed(s) || time_now_ms() >= s->close_by_ms) {
+	if (netconn_flushed(s->bev) || time_now_ms() >= s->close_by_ms) {
 		session_kill(s);
 		return;
 	}
@@ -96,17 +85,12 @@ static void close_check(struct imap_session *s)
 
 static void start_close(struct imap_session *s)
 {
-	struct timeval now = {0, 0};
 	if (!imap_alive(s))
 		return;
 	s->closing = true;
 	s->close_by_ms = time_now_ms() + IMAP_LINGER_S * 1000;
-	if (s->bev) {
-		bufferevent_disable(s->bev, EV_READ);
-		bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	}
 	evtimer_del(s->delay);
-	evtimer_add(s->timer, &now);
+	netconn_linger(s->bev, s->timer); /* close_check from the loop */
 }
 
 void imap_bye(struct imap_session *s, const char *fmt, ...)
@@ -202,12 +186,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg);
 
 static void setup_bev(struct imap_session *s)
 {
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, IMAP_IN_HIGH);
-	bufferevent_setwatermark(s->bev, EV_WRITE, IMAP_OUT_LOW, 0);
-	if (s->tls)
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	netconn_setup(s->bev, on_read, on_write, on_event, s, IMAP_IN_HIGH, IMAP_OUT_LOW, s->tls);
 }
 
 static void scan_reset(struct imap_session *s)
@@ -242,22 +221,11 @@ static void consume(struct imap_session *s, size_t n)
 
 int imap_starttls(struct imap_session *s)
 {
-	struct bufferevent *tls;
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	SSL *ssl = SSL_new(s->srv->ssl);
-
-	if (ssl == NULL)
+	/* RFC 3501 6.2.1: nothing sent before the handshake counts afterwards, neither what
+	 * libevent buffered nor what s->in holds */
+	if (netconn_starttls(&s->srv->net, &s->bev) < 0)
 		return -1;
-	/* RFC 3501 6.2.1 / STYLE.md: nothing sent before the handshake counts afterwards */
-	evbuffer_drain(in, evbuffer_get_length(in));
 	consume(s, s->in.len);
-	tls = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (tls == NULL) {
-		SSL_free(ssl);
-		return -1;
-	}
-	s->bev = tls;
 	s->tls = true;
 	setup_bev(s);
 	return 0;
@@ -282,8 +250,7 @@ static void session_free(struct imap_session *s)
 	event_free(s->timer);
 	event_free(s->delay);
 	free(s);
-	if (srv->stopping && srv->nsessions == 0)
-		event_base_loopexit(srv->base, &(struct timeval){0, 100000}); /* deferred frees run first */
+	netsvc_sessions_left(&srv->net, srv->nsessions);
 }
 
 static void session_kill(struct imap_session *s)
@@ -299,7 +266,7 @@ static void session_kill(struct imap_session *s)
 	evtimer_del(s->delay);
 	imap_session_unaccount(s);
 	if (s->counted_ip) {
-		imap_map_add(&s->srv->per_ip, s->ip, -1, 0, 0);
+		netsvc_map_add(&s->srv->per_ip, s->ip, -1, 0, 0);
 		s->counted_ip = false;
 	}
 	log_info("imap", "sess=%llu ip=%s user=%s commands=%lld msg=\"disconnect\"",
@@ -332,20 +299,8 @@ void imap_session_free_all(struct imap_server *srv)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct imap_session *s = arg;
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		if (what & BEV_EVENT_ERROR) {
-			unsigned long e = bufferevent_get_openssl_error(bev);
-			if (e) {
-				char buf[160];
-				ERR_error_string_n(e, buf, sizeof(buf));
-				log_debug("imap", "sess=%llu ip=%s msg=\"TLS error\" err=\"%s\"",
-					  (unsigned long long)s->id, s->ip, buf);
-			}
-		}
+	if (netconn_ended(bev, what, "imap", s->id, s->ip))
 		session_kill(s);
-	}
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -395,14 +350,12 @@ void imap_session_accept(struct imap_server *srv, enum imap_kind kind, int fd, c
 	struct imap_session *s;
 
 	if ((int64_t)srv->nsessions >= l->max_sessions ||
-	    imap_map_get(&srv->per_ip, ip, 0, 0) >= l->max_per_ip) {
+	    netsvc_map_get(&srv->per_ip, ip, 0, 0) >= l->max_per_ip) {
 		log_warn("imap", "ip=%s sessions=%zu msg=\"connection refused: too many\"", ip,
 			 srv->nsessions);
-		if (kind == IMAP_PLAIN) {
-			static const char msg[] = "* BYE Too many connections, try again later\r\n";
-			(void)!send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-		}
-		evutil_closesocket(fd);
+		netconn_refuse(fd, kind == IMAP_PLAIN
+					   ? "* BYE Too many connections, try again later\r\n"
+					   : NULL);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -410,26 +363,16 @@ void imap_session_accept(struct imap_server *srv, enum imap_kind kind, int fd, c
 	s->id = ++srv->next_id;
 	s->kind = kind;
 	snprintf(s->ip, sizeof(s->ip), "%s", ip);
-	if (kind == IMAP_TLS) {
-		SSL *ssl = SSL_new(srv->ssl);
-		s->bev = ssl ? bufferevent_openssl_socket_new(srv->base, fd, ssl,
-							      BUFFEREVENT_SSL_ACCEPTING,
-							      BEV_OPT_CLOSE_ON_FREE |
-								      BEV_OPT_DEFER_CALLBACKS)
-			     : NULL;
-		s->tls = true;
-	} else {
-		s->bev = bufferevent_socket_new(srv->base, fd,
-						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	}
+	s->tls = kind == IMAP_TLS;
+	s->bev = netconn_new(&srv->net, fd, s->tls);
 	if (s->bev == NULL) {
 		log_error("imap", "ip=%s msg=\"cannot set up the connection\"", ip);
 		evutil_closesocket(fd);
 		free(s);
 		return;
 	}
-	s->timer = evtimer_new(srv->base, on_timer, s);
-	s->delay = evtimer_new(srv->base, on_delay, s);
+	s->timer = evtimer_new(srv->net.base, on_timer, s);
+	s->delay = evtimer_new(srv->net.base, on_delay, s);
 	s->state = ST_NOAUTH;
 	s->tokens = (double)l->commands_per_second;
 	s->tokens_ms = time_now_ms();
@@ -440,7 +383,7 @@ void imap_session_accept(struct imap_server *srv, enum imap_kind kind, int fd, c
 		srv->sessions->prev = s;
 	srv->sessions = s;
 	srv->nsessions++;
-	imap_map_add(&srv->per_ip, ip, 1, 0, 0);
+	netsvc_map_add(&srv->per_ip, ip, 1, 0, 0);
 	s->counted_ip = true;
 	setup_bev(s);
 	log_debug("imap", "sess=%llu ip=%s port=%d msg=\"connect\"", (unsigned long long)s->id, ip,
@@ -491,14 +434,14 @@ void imap_cmd_done(struct imap_cmdctx *c)
 	finish(s, c);
 }
 
-static void run_cmd(struct imap_job *j)
+static void run_cmd(struct netsvc_job *j)
 {
 	struct imap_cmdctx *c = (struct imap_cmdctx *)j;
 	c->more = false;
 	c->exec(c);
 }
 
-static void done_cmd(struct imap_job *j)
+static void done_cmd(struct netsvc_job *j)
 {
 	struct imap_cmdctx *c = (struct imap_cmdctx *)j;
 	struct imap_session *s = j->s;
@@ -527,7 +470,7 @@ static void repost(struct imap_session *s)
 	s->more = NULL;
 	c->job.run = run_cmd;
 	c->job.done = done_cmd;
-	imap_job_start(s, &s->srv->jobs, &c->job);
+	imap_job_start(s, &c->job);
 }
 
 void imap_run(struct imap_cmdctx *c, imap_exec_fn *exec)
@@ -538,7 +481,7 @@ void imap_run(struct imap_cmdctx *c, imap_exec_fn *exec)
 	c->job.done = done_cmd;
 	s->busy = true;
 	evtimer_del(s->timer);
-	imap_job_start(s, &s->srv->jobs, &c->job);
+	imap_job_start(s, &c->job);
 }
 
 void imap_resume(struct imap_session *s)

@@ -13,7 +13,8 @@
  * Response codes (RFC 2449 section 8, RFC 3206): [AUTH] for credentials and for plaintext
  * passwords outside TLS, [LOGIN-DELAY] while the lockout or the per-IP limit holds (the
  * password may well be right: try later, do not ask for another), [IN-USE] when another
- * session has the maildrop, [SYS/TEMP] for our own failures. */
+ * session has the maildrop, [SYS/TEMP] for our own failures. The steps shared with SMTP and
+ * IMAP are server/net/sasl_srv.h's. */
 #include "pop3_int.h"
 
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "lib/log.h"
 #include "lib/role.h"
 #include "lib/util.h"
+#include "server/net/sasl_srv.h"
 #include "store/auth.h"
 
 enum mech { M_USER = 1, M_PLAIN, M_SCRAM };
@@ -40,12 +42,7 @@ static const char *const mech_names[] = {
 struct pop3_sasl {
 	enum mech mech;
 	int step;
-	/* SCRAM */
-	struct scram_client_first cf;
-	char server_first[SCRAM_MAX_MSG + 1];
-	struct scram_secret secret;
-	int64_t account_id; /* 0: unknown (the fake secret) */
-	char address[STORE_ADDR_MAX + 1];
+	struct sasl_srv_scram scram;
 };
 
 const char *pop3_auth_mechs(const struct pop3_session *s)
@@ -64,22 +61,11 @@ void pop3_auth_abort(struct pop3_session *s)
 		s->mode = MODE_CMD;
 }
 
-/* The address as the throttle keys it: normalised when it is an address at all. */
-static void key_address(const char *typed, char *out, size_t outsz)
-{
-	struct err err;
-	if (store_address_normalise(typed, out, outsz, &err) < 0)
-		snprintf(out, outsz, "%s", typed);
-}
-
 /* The in-memory per-IP limit on attempts (loop thread). */
 static bool ip_allowed(struct pop3_session *s)
 {
-	int64_t now = time_now();
-	if (pop3_map_get(&s->srv->auth_ip, s->ip, now, 60) >= s->srv->lim.login_ip_per_minute)
-		return false;
-	pop3_map_add(&s->srv->auth_ip, s->ip, 1, now, 60);
-	return true;
+	return netsvc_map_take(&s->srv->auth_ip, s->ip, s->srv->lim.login_ip_per_minute,
+			       time_now(), 60);
 }
 
 /* ---- the login job: check, bookkeeping, maildrop, audit ---- */
@@ -87,7 +73,7 @@ static bool ip_allowed(struct pop3_session *s)
 enum auth_result { AUTH_OK, AUTH_FAIL, AUTH_LIMIT, AUTH_INUSE, AUTH_TEMP };
 
 struct auth_job {
-	struct pop3_job job;
+	struct netsvc_job job;
 	struct pop3_server *srv;
 	enum mech mech;
 	bool scram_ok;      /* SCRAM: the proof was verified on the loop */
@@ -106,20 +92,12 @@ struct auth_job {
 static void auth_audit(struct auth_job *j)
 {
 	struct buf b;
-	bool first = true;
 	bool ok = j->result == AUTH_OK;
 
 	buf_init(&b, 0);
-	pop3_json_kv(&b, "protocol", "pop3", &first);
-	pop3_json_kv(&b, "method", mech_names[j->mech], &first);
-	pop3_json_ki(&b, "port", j->port, &first);
-	if (!ok)
-		pop3_json_kv(&b, "reason", j->reason, &first);
-	if (j->app_id)
-		pop3_json_ki(&b, "app_password", j->app_id, &first);
-	(void)!buf_puts(&b, "}");
-	pop3_audit(j->srv, ok ? j->acct.address : j->address,
-		   ok ? "auth.login.ok" : "auth.login.fail", j->ip, b.data);
+	sasl_srv_audit_detail(&b, "pop3", mech_names[j->mech], j->port, ok, j->reason, j->app_id);
+	netsvc_audit_now(&j->srv->net, ok ? j->acct.address : j->address,
+			 ok ? "auth.login.ok" : "auth.login.fail", j->ip, "pop3", b.data);
 	buf_release(&b);
 }
 
@@ -170,7 +148,7 @@ static void check_password(struct auth_job *j, int64_t now)
 	}
 }
 
-static void auth_run(struct pop3_job *jb)
+static void auth_run(struct netsvc_job *jb)
 {
 	struct auth_job *j = (struct auth_job *)jb;
 	struct pop3_server *srv = j->srv;
@@ -203,7 +181,7 @@ static void auth_run(struct pop3_job *jb)
 	auth_audit(j);
 }
 
-static void auth_done(struct pop3_job *jb)
+static void auth_done(struct netsvc_job *jb)
 {
 	struct auth_job *j = (struct auth_job *)jb;
 	struct pop3_session *s = jb->s;
@@ -262,7 +240,7 @@ static enum pop3_ret start_login(struct pop3_session *s, enum mech mech, const c
 	j->mech = mech;
 	j->scram_ok = scram_ok;
 	j->account_id = account_id;
-	key_address(user, j->address, sizeof(j->address));
+	sasl_srv_key_address(user, j->address, sizeof(j->address));
 	j->password = password ? xstrdup(password) : NULL;
 	snprintf(j->ip, sizeof(j->ip), "%s", s->ip);
 	j->port = s->port;
@@ -298,7 +276,7 @@ enum pop3_ret pop3_cmd_user(struct pop3_session *s, const char *arg, size_t len)
 
 enum pop3_ret pop3_cmd_pass(struct pop3_session *s, const char *arg, size_t len)
 {
-	char pass[1025];
+	char pass[SASL_SRV_PASS_MAX + 1];
 	enum pop3_ret r;
 
 	if (!s->tls) {
@@ -344,95 +322,37 @@ static enum pop3_ret bad_message(struct pop3_session *s)
 	return POP3_NEXT;
 }
 
-/* RFC 4616: [authzid] NUL authcid NUL passwd */
 static enum pop3_ret plain(struct pop3_session *s, const char *d, size_t n)
 {
-	const char *nul1 = memchr(d, '\0', n), *nul2;
-	char user[SCRAM_MAX_USER + 1], pass[1025];
-	size_t zl, ul, pl;
+	char user[SCRAM_MAX_USER + 1], pass[SASL_SRV_PASS_MAX + 1];
 	enum pop3_ret r;
+	struct err err;
 
-	if (nul1 == NULL || (nul2 = memchr(nul1 + 1, '\0', n - (size_t)(nul1 + 1 - d))) == NULL)
+	if (sasl_srv_plain(d, n, user, pass, &err) < 0)
 		return bad_message(s);
-	zl = (size_t)(nul1 - d);
-	ul = (size_t)(nul2 - nul1 - 1);
-	pl = n - (size_t)(nul2 + 1 - d);
-	if (ul == 0 || ul > SCRAM_MAX_USER || pl == 0 || pl >= sizeof(pass) ||
-	    memchr(nul2 + 1, '\0', pl) != NULL)
-		return bad_message(s);
-	memcpy(user, nul1 + 1, ul);
-	user[ul] = '\0';
-	/* acting for another user is not offered: an authzid must name the same one */
-	if (zl && (zl != ul || strncasecmp(d, user, ul) != 0))
-		return bad_message(s);
-	memcpy(pass, nul2 + 1, pl);
-	pass[pl] = '\0';
 	r = start_login(s, M_PLAIN, user, pass, false, 0);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	return r;
 }
 
-/* SCRAM step one on a worker: the lockout, the account's secret (or a fake one), the
- * server-first message. */
-struct first_job {
-	struct pop3_job job;
-	struct pop3_server *srv;
-	struct pop3_sasl *a; /* the session's; untouched by the loop while the session waits */
-	int64_t retry;
-	int result; /* 0, or ERR_LIMIT / ERR_INTERNAL */
-};
-
-static void first_run(struct pop3_job *jb)
+/* SCRAM step one came back from the worker (the lockout, the account's secret or a fake
+ * one, server-first: sasl_srv_first_job_new). */
+static void first_done(struct netsvc_job *jb)
 {
-	struct first_job *j = (struct first_job *)jb;
-	struct pop3_server *srv = j->srv;
-	struct pop3_sasl *a = j->a;
-	struct store_account acct;
-	struct store_mail_settings ms;
-	unsigned char raw[18];
-	char nonce[B64_ENC_LEN(18)];
-	struct err err;
-
-	if (store_login_allowed(srv->store, a->address, time_now(), &srv->lim.login, &j->retry,
-				&err) < 0) {
-		j->result = err.code == ERR_LIMIT ? ERR_LIMIT : ERR_INTERNAL;
-		return;
-	}
-	if (store_account_get(srv->store, a->address, &acct, &err) == 0 && !acct.disabled &&
-	    !role_is_admin(acct.role) &&
-	    store_mail_settings_get(srv->store, acct.id, &ms, &err) == 0 &&
-	    !ms.require_app_password) {
-		a->account_id = acct.id;
-		a->secret = acct.secret;
-	} else {
-		/* unknown, disabled, admin, or app passwords only (they have no SCRAM salt of
-		 * their own): the same exchange, bound to fail */
-		scram_secret_fake(srv->secret, sizeof(srv->secret), a->address,
-				  srv->lim.scram_iterations, &a->secret);
-	}
-	OPENSSL_cleanse(&acct.secret, sizeof(acct.secret));
-	rand_bytes(raw, sizeof(raw));
-	b64_encode(raw, sizeof(raw), nonce);
-	if (scram_server_first(&a->cf, nonce, &a->secret, a->server_first,
-			       sizeof(a->server_first), &err) < 0)
-		j->result = ERR_INVALID;
-}
-
-static void first_done(struct pop3_job *jb)
-{
-	struct first_job *j = (struct first_job *)jb;
+	struct sasl_srv_first_job *j = (struct sasl_srv_first_job *)jb;
 	struct pop3_session *s = jb->s;
 
 	if (s && pop3_alive(s)) {
-		if (j->result == 0) {
+		if (j->rc == 0) {
+			const char *sf = s->sasl->scram.server_first;
 			s->sasl->step = 1;
-			challenge(s, s->sasl->server_first, strlen(s->sasl->server_first));
+			challenge(s, sf, strlen(sf));
 		} else {
 			pop3_auth_abort(s);
-			if (j->result == ERR_LIMIT)
+			if (j->err.code == ERR_LIMIT)
 				pop3_err(s, "[LOGIN-DELAY] Too many failed attempts; try again in %lld "
 					    "seconds", (long long)j->retry);
-			else if (j->result == ERR_INVALID)
+			else if (j->err.code == ERR_INVALID)
 				pop3_err(s, "Malformed authentication message");
 			else
 				pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
@@ -444,18 +364,12 @@ static void first_done(struct pop3_job *jb)
 
 static enum pop3_ret scram_first(struct pop3_session *s, const char *d, size_t n)
 {
-	struct pop3_sasl *a = s->sasl;
-	struct first_job *j;
+	struct sasl_srv_first_job *j;
 	struct err err;
 
-	if (scram_client_first_parse(d, n, &a->cf, &err) < 0)
+	if (sasl_srv_scram_client_first(&s->sasl->scram, d, n, &err) < 0)
 		return bad_message(s);
-	key_address(a->cf.user, a->address, sizeof(a->address));
-	j = xcalloc(1, sizeof(*j));
-	j->job.run = first_run;
-	j->job.done = first_done;
-	j->srv = s->srv;
-	j->a = a;
+	j = sasl_srv_first_job_new(&s->srv->sasl, &s->sasl->scram, first_done);
 	pop3_wait(s);
 	pop3_job_start(s, &j->job);
 	return POP3_STOP;
@@ -464,49 +378,28 @@ static enum pop3_ret scram_first(struct pop3_session *s, const char *d, size_t n
 static enum pop3_ret scram(struct pop3_session *s, const char *d, size_t n)
 {
 	struct pop3_sasl *a = s->sasl;
-	struct scram_client_final *cfin;
-	char sig[B64_ENC_LEN(SCRAM_KEY_LEN)], *fin;
-	struct err err;
+	struct sasl_srv_scram *sc = &a->scram;
+	char fin[SASL_SRV_FINAL_MAX];
 
 	if (a->step == 0)
 		return scram_first(s, d, n);
 	if (a->step == 2) { /* the client's empty answer to our server-final */
 		if (n != 0)
 			return bad_message(s);
-		return start_login(s, M_SCRAM, a->address, NULL, true, a->account_id);
+		return start_login(s, M_SCRAM, sc->address, NULL, true, sc->account_id);
 	}
-	cfin = arena_alloc(s->cmd, sizeof(*cfin));
-	if (scram_client_final_parse(d, n, a->cf.gs2_header, cfin, &err) < 0 ||
-	    !scram_verify(&a->secret, &a->cf, a->server_first, cfin, sig) || a->account_id == 0)
-		return start_login(s, M_SCRAM, a->address, NULL, false, a->account_id);
-	fin = arena_printf(s->cmd, "v=%s", sig);
+	if (!sasl_srv_scram_client_final(sc, d, n, fin))
+		return start_login(s, M_SCRAM, sc->address, NULL, false, sc->account_id);
 	a->step = 2;
 	challenge(s, fin, strlen(fin));
 	return POP3_NEXT;
 }
 
-/* Decode a base64 SASL response; "=" is the empty initial response (RFC 5034 section 4). */
+/* A base64 SASL response into the command's arena (sasl_srv_decode). */
 static int decode(struct pop3_session *s, const char *b, size_t len, char **d_r, size_t *n_r)
 {
-	char *d;
-	if (len == 1 && b[0] == '=') {
-		*d_r = arena_strdup(s->cmd, "");
-		*n_r = 0;
-		return 0;
-	}
-	if (len / 4 * 3 > POP3_SASL_MAX)
-		return -1;
-	d = arena_alloc(s->cmd, len / 4 * 3 + 1);
-	if (len == 0) {
-		*d_r = d;
-		*n_r = 0;
-		return 0;
-	}
-	if (b64_decode(b, len, (unsigned char *)d, n_r) < 0)
-		return -1;
-	d[*n_r] = '\0';
-	*d_r = d;
-	return 0;
+	*d_r = arena_alloc(s->cmd, SASL_SRV_MAX + 1);
+	return sasl_srv_decode(b, len, *d_r, n_r);
 }
 
 static enum pop3_ret step(struct pop3_session *s, const char *d, size_t n)

@@ -36,9 +36,9 @@ static bool lock_take(struct pop3_server *srv, int64_t account_id)
 
 	snprintf(key, sizeof(key), "%lld", (long long)account_id);
 	pthread_mutex_lock(&srv->drop_lock);
-	ok = pop3_map_get(&srv->locked, key, 0, 0) == 0;
+	ok = netsvc_map_get(&srv->locked, key, 0, 0) == 0;
 	if (ok)
-		pop3_map_add(&srv->locked, key, 1, 0, 0);
+		netsvc_map_add(&srv->locked, key, 1, 0, 0);
 	pthread_mutex_unlock(&srv->drop_lock);
 	return ok;
 }
@@ -49,7 +49,7 @@ static void lock_drop(struct pop3_server *srv, int64_t account_id)
 
 	snprintf(key, sizeof(key), "%lld", (long long)account_id);
 	pthread_mutex_lock(&srv->drop_lock);
-	pop3_map_add(&srv->locked, key, -1, 0, 0);
+	netsvc_map_add(&srv->locked, key, -1, 0, 0);
 	pthread_mutex_unlock(&srv->drop_lock);
 }
 
@@ -203,11 +203,11 @@ static void release(struct pop3_drop *d)
 }
 
 struct release_job {
-	struct pop3_job job;
+	struct netsvc_job job;
 	struct pop3_drop *d;
 };
 
-static void release_run(struct pop3_job *jb)
+static void release_run(struct netsvc_job *jb)
 {
 	struct release_job *j = (struct release_job *)jb;
 	release(j->d);
@@ -232,7 +232,7 @@ void pop3_drop_free(struct pop3_server *srv, struct pop3_drop **dp, bool on_work
 	j = xcalloc(1, sizeof(*j));
 	j->job.run = release_run;
 	j->d = d;
-	pop3_pool_post(&srv->jobs, &j->job);
+	netsvc_pool_post(&srv->net.jobs, &j->job);
 }
 
 /* ---- message numbers ---- */
@@ -372,7 +372,7 @@ enum pop3_ret pop3_cmd_rset(struct pop3_session *s, const char *arg, size_t len)
 /* ---- RETR and TOP: read on a worker, encoded there, written by the loop ---- */
 
 struct retr_job {
-	struct pop3_job job;
+	struct netsvc_job job;
 	struct mailbox *mb;
 	char blob[BLOB_HEX];
 	size_t index;
@@ -383,7 +383,7 @@ struct retr_job {
 	struct err err;
 };
 
-static void retr_run(struct pop3_job *jb)
+static void retr_run(struct netsvc_job *jb)
 {
 	struct retr_job *j = (struct retr_job *)jb;
 	struct mail_msg m;
@@ -407,7 +407,7 @@ static void retr_run(struct pop3_job *jb)
 	free(raw);
 }
 
-static void retr_done(struct pop3_job *jb)
+static void retr_done(struct netsvc_job *jb)
 {
 	struct retr_job *j = (struct retr_job *)jb;
 	struct pop3_session *s = jb->s;
@@ -481,7 +481,7 @@ enum pop3_ret pop3_cmd_top(struct pop3_session *s, const char *arg, size_t len)
 /* ---- the UPDATE state (RFC 1939 section 6) ---- */
 
 struct update_job {
-	struct pop3_job job;
+	struct netsvc_job job;
 	struct pop3_server *srv;
 	struct pop3_drop *d;  /* the job's now; released before it completes */
 	char address[STORE_ADDR_MAX + 1];
@@ -549,7 +549,7 @@ static void mark_seen(struct update_job *j)
 	}
 }
 
-static void update_run(struct pop3_job *jb)
+static void update_run(struct netsvc_job *jb)
 {
 	struct update_job *j = (struct update_job *)jb;
 	struct err err;
@@ -565,16 +565,16 @@ static void update_run(struct pop3_job *jb)
 		struct buf b;
 		bool first = true;
 		buf_init(&b, 0);
-		pop3_json_kv(&b, "protocol", "pop3", &first);
-		pop3_json_ki(&b, "messages", j->removed, &first);
+		netsvc_json_kv(&b, "protocol", "pop3", &first);
+		netsvc_json_ki(&b, "messages", j->removed, &first);
 		(void)!buf_puts(&b, "}");
-		pop3_audit(j->srv, j->address, "mail.expunge", j->ip, b.data);
+		netsvc_audit_now(&j->srv->net, j->address, "mail.expunge", j->ip, "pop3", b.data);
 		buf_release(&b);
 	}
 	pop3_drop_free(j->srv, &j->d, true);
 }
 
-static void update_done(struct pop3_job *jb)
+static void update_done(struct netsvc_job *jb)
 {
 	struct update_job *j = (struct update_job *)jb;
 	struct pop3_session *s = jb->s;

@@ -1,8 +1,8 @@
 /* pop3_int.h: what the files of server/pop3/ share. Not a public header.
  *
- * Threads (as in server/smtp/): one event loop thread runs the listeners and every session's
- * I/O. Everything that may block runs on the job pool (POP3_JOB_THREADS) as a struct pop3_job
- * whose done callback comes back to the loop through a locked list and event_active(): the
+ * Threads (the shared service's, server/net/netsvc.h): one event loop thread runs the
+ * listeners and every session's I/O. Everything that may block runs on the job pool
+ * (POP3_JOB_THREADS) as a struct netsvc_job whose done callback comes back to the loop: the
  * password checks (PBKDF2), the lockout bookkeeping, SCRAM's account lookup, opening the
  * maildrop, reading a message, and the UPDATE state. A session has at most one job at a time
  * and reads no commands meanwhile, so the job owns the session's maildrop while it runs.
@@ -22,21 +22,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/ssl.h>
-
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/scram.h"
 #include "pop3.h"
 #include "pop3_parse.h"
+#include "server/net/netsvc.h"
+#include "server/net/sasl_srv.h"
 #include "store/blob.h"
 #include "store/store.h"
 
-struct event_base;
 struct event;
 struct bufferevent;
-struct evconnlistener;
 struct mail_store;
 struct mailbox;
 struct pop3_session;
@@ -47,9 +45,7 @@ struct pop3_server;
 #define POP3_OUT_LOW (64 * 1024)
 #define POP3_IN_HIGH (64 * 1024)   /* libevent stops reading the socket above this */
 #define POP3_LINGER_S 5            /* a closing session waits this long for its output */
-#define POP3_SASL_MAX 2048         /* bytes of one decoded SASL message */
 #define POP3_SIZE_CACHE (1 << 16)  /* wire sizes remembered, by blob digest */
-#define POP3_MAP_BUCKETS 1024
 #define POP3_BATCH 5000            /* messages per mail_expunge/mail_update call */
 
 /* Every limit, snapshot at start (a reload rewrites the app's config while we run). */
@@ -62,45 +58,6 @@ struct pop3_limits {
 	unsigned scram_iterations;
 };
 
-/* ---- jobs and completions (pop3.c) ---- */
-
-struct pop3_job;
-typedef void pop3_job_fn(struct pop3_job *j);
-struct pop3_job {
-	struct pop3_job *next;
-	pop3_job_fn *run;  /* on a worker thread */
-	pop3_job_fn *done; /* on the loop thread, owns (frees) the job; NULL: run owns it */
-	struct pop3_session *s; /* counted in s->pending until done has run */
-};
-
-struct pop3_pool {
-	struct pop3_server *srv;
-	pthread_t *threads;
-	size_t nthreads;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct pop3_job *head, **tail;
-	bool stop;
-};
-
-/* A string-keyed table of counters (per-IP sessions and logins, maildrop locks). The same
- * code as server/smtp/smtp.c's smtp_map. */
-struct pop3_count {
-	struct pop3_count *next;
-	int64_t n, prev, window; /* count in the current window, in the previous one, its start */
-	char key[];
-};
-struct pop3_map {
-	struct pop3_count *b[POP3_MAP_BUCKETS];
-	size_t n;
-};
-/* The value for key now (sliding window of window_s seconds; 0 = plain count). */
-int64_t pop3_map_get(struct pop3_map *m, const char *key, int64_t now, int64_t window_s);
-void pop3_map_add(struct pop3_map *m, const char *key, int64_t delta, int64_t now,
-		  int64_t window_s);
-void pop3_map_sweep(struct pop3_map *m, int64_t now, int64_t window_s);
-void pop3_map_release(struct pop3_map *m);
-
 /* Wire sizes by blob digest (a blob never changes, so an entry never goes stale). */
 struct pop3_size_ent {
 	unsigned char digest[32];
@@ -109,49 +66,27 @@ struct pop3_size_ent {
 
 struct pop3_server {
 	struct pop3_limits lim;
+	struct netsvc net;
 	/* borrowed from the app, never re-read from it */
 	struct store *store;
-	struct store_audit *audit;
 	struct mail_store *mail;
 	struct auth_cache *auth_cache;
 	unsigned char secret[32];
+	struct sasl_srv_conf sasl; /* store, lim.login, secret, lim.scram_iterations */
 
-	struct event_base *base;
-	pthread_t thread;
-	bool thread_started;
-	struct evconnlistener *lis[POP3_NKINDS];
-	struct event *lis_retry[POP3_NKINDS];
-	struct pop3_lis_ctx {
-		struct pop3_server *srv;
-		enum pop3_kind kind;
-	} lctx[POP3_NKINDS];
-	SSL_CTX *ssl;
-	struct event *done_ev, *stop_ev, *sweep_ev;
-	pthread_mutex_t done_lock;
-	struct pop3_job *done_head, **done_tail;
-	struct pop3_pool jobs;
-
+	/* loop thread */
 	struct pop3_session *sessions; /* every live session (dead ones too, until freed) */
 	size_t nsessions;
-	struct pop3_map per_ip, auth_ip; /* loop thread only */
+	struct netsvc_map per_ip, auth_ip; /* sessions, login attempts (a minute) per IP */
 	uint64_t next_id;
-	bool stopping;
 
 	pthread_mutex_t drop_lock; /* guards locked and sizes (used by the workers) */
-	struct pop3_map locked;    /* account ids with a maildrop open */
+	struct netsvc_map locked;  /* account ids with a maildrop open */
 	struct pop3_size_ent *sizes;
 };
 
-void pop3_pool_post(struct pop3_pool *p, struct pop3_job *j);
 /* Start a job for session s (counted in s->pending); the session should be waiting. */
-void pop3_job_start(struct pop3_session *s, struct pop3_job *j);
-
-/* JSON helpers for audit details. */
-void pop3_json_kv(struct buf *b, const char *key, const char *value, bool *first);
-void pop3_json_ki(struct buf *b, const char *key, int64_t value, bool *first);
-/* Append an audit record now (workers only: it writes audit.db). */
-void pop3_audit(struct pop3_server *srv, const char *actor, const char *type, const char *ip,
-		const char *detail);
+void pop3_job_start(struct pop3_session *s, struct netsvc_job *j);
 
 /* ---- the maildrop (pop3_drop.c) ---- */
 

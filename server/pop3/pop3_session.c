@@ -15,10 +15,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "server/net/netconn.h"
 
 static void process(struct pop3_session *s);
 static void session_kill(struct pop3_session *s);
@@ -35,14 +35,8 @@ static void put_v(struct pop3_session *s, const char *prefix, const char *fmt, v
 
 static void put_v(struct pop3_session *s, const char *prefix, const char *fmt, va_list ap)
 {
-	struct evbuffer *out;
-	if (!pop3_alive(s) || s->bev == NULL)
-		return;
-	out = bufferevent_get_output(s->bev);
-	if (prefix)
-		evbuffer_add(out, prefix, strlen(prefix));
-	evbuffer_add_vprintf(out, fmt, ap);
-	evbuffer_add(out, "\r\n", 2);
+	if (pop3_alive(s) && s->bev != NULL)
+		netconn_vprintf(s->bev, prefix, fmt, ap);
 }
 
 void pop3_ok(struct pop3_session *s, const char *fmt, ...)
@@ -88,21 +82,12 @@ void pop3_write_take(struct pop3_session *s, char *data, size_t len)
 		free(data);
 }
 
-static bool flushed(struct pop3_session *s)
-{
-	struct bufferevent *u;
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
-		return false;
-	u = bufferevent_get_underlying(s->bev); /* the socket under an STLS filter */
-	return u == NULL || evbuffer_get_length(bufferevent_get_output(u)) == 0;
-}
-
 static void close_check(struct pop3_session *s)
 {
 	struct timeval tv = {0, 20000};
 	if (s->dead)
 		return;
-	if (flushed(s) || time_now_ms() >= s->close_by_ms) {
+	if (netconn_flushed(s->bev) || time_now_ms() >= s->close_by_ms) {
 		session_kill(s);
 		return;
 	}
@@ -112,7 +97,6 @@ static void close_check(struct pop3_session *s)
 void pop3_close(struct pop3_session *s, const char *fmt, ...)
 {
 	va_list ap;
-	struct timeval now = {0, 0};
 
 	if (!pop3_alive(s))
 		return;
@@ -121,9 +105,7 @@ void pop3_close(struct pop3_session *s, const char *fmt, ...)
 	va_end(ap);
 	s->closing = true;
 	s->close_by_ms = time_now_ms() + POP3_LINGER_S * 1000;
-	bufferevent_disable(s->bev, EV_READ);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	evtimer_add(s->timer, &now); /* close_check from the loop, never from here */
+	netconn_linger(s->bev, s->timer); /* close_check from the loop */
 }
 
 /* ---- timers ---- */
@@ -180,12 +162,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg);
 
 static void setup_bev(struct pop3_session *s)
 {
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3_IN_HIGH);
-	bufferevent_setwatermark(s->bev, EV_WRITE, POP3_OUT_LOW, 0);
-	if (s->tls)
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	netconn_setup(s->bev, on_read, on_write, on_event, s, POP3_IN_HIGH, POP3_OUT_LOW, s->tls);
 }
 
 static void session_reset(struct pop3_session *s)
@@ -199,22 +176,9 @@ static void session_reset(struct pop3_session *s)
 
 int pop3_starttls(struct pop3_session *s)
 {
-	struct bufferevent *tls;
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	SSL *ssl = SSL_new(s->srv->ssl);
-
-	if (ssl == NULL)
+	/* RFC 2595 section 4: buffered plaintext is discarded */
+	if (netconn_starttls(&s->srv->net, &s->bev) < 0)
 		return -1;
-	/* RFC 2595 section 4 / STYLE.md: nothing the client sent before the handshake may be
-	 * taken as a command afterwards (the STARTTLS command injection family) */
-	evbuffer_drain(in, evbuffer_get_length(in));
-	tls = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (tls == NULL) {
-		SSL_free(ssl);
-		return -1;
-	}
-	s->bev = tls;
 	s->tls = true;
 	setup_bev(s);
 	session_reset(s);
@@ -238,8 +202,7 @@ static void session_free(struct pop3_session *s)
 	event_free(s->timer);
 	arena_free(&s->cmd);
 	free(s);
-	if (srv->stopping && srv->nsessions == 0)
-		event_base_loopbreak(srv->base);
+	netsvc_sessions_left(&srv->net, srv->nsessions);
 }
 
 /* The connection is over. The session itself goes once no completion refers to it. */
@@ -254,7 +217,7 @@ static void session_kill(struct pop3_session *s)
 	}
 	evtimer_del(s->timer);
 	if (s->counted_ip) {
-		pop3_map_add(&s->srv->per_ip, s->ip, -1, 0, 0);
+		netsvc_map_add(&s->srv->per_ip, s->ip, -1, 0, 0);
 		s->counted_ip = false;
 	}
 	log_info("pop3", "sess=%llu ip=%s user=%s commands=%lld errors=%lld msg=\"disconnect\"",
@@ -291,18 +254,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 				  SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 		return;
 	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		if (what & BEV_EVENT_ERROR) {
-			unsigned long e = bufferevent_get_openssl_error(bev);
-			if (e) {
-				char buf[160];
-				ERR_error_string_n(e, buf, sizeof(buf));
-				log_debug("pop3", "sess=%llu ip=%s msg=\"TLS error\" err=\"%s\"",
-					  (unsigned long long)s->id, s->ip, buf);
-			}
-		}
+	if (netconn_ended(bev, what, "pop3", s->id, s->ip))
 		session_kill(s);
-	}
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -350,18 +303,8 @@ static struct pop3_session *session_new(struct pop3_server *srv, enum pop3_kind 
 	s->kind = kind;
 	s->port = srv->lim.ports[kind];
 	snprintf(s->ip, sizeof(s->ip), "%s", ip);
-	if (kind == POP3_TLS) {
-		SSL *ssl = SSL_new(srv->ssl);
-		s->bev = ssl ? bufferevent_openssl_socket_new(srv->base, fd, ssl,
-							      BUFFEREVENT_SSL_ACCEPTING,
-							      BEV_OPT_CLOSE_ON_FREE |
-								      BEV_OPT_DEFER_CALLBACKS)
-			     : NULL;
-		s->tls = true;
-	} else {
-		s->bev = bufferevent_socket_new(srv->base, fd,
-						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	}
+	s->tls = kind == POP3_TLS;
+	s->bev = netconn_new(&srv->net, fd, s->tls);
 	if (s->bev == NULL) {
 		log_error("pop3", "ip=%s msg=\"cannot set up the connection\"", ip);
 		evutil_closesocket(fd);
@@ -369,7 +312,7 @@ static struct pop3_session *session_new(struct pop3_server *srv, enum pop3_kind 
 		return NULL;
 	}
 	s->cmd = arena_new();
-	s->timer = evtimer_new(srv->base, on_timer, s);
+	s->timer = evtimer_new(srv->net.base, on_timer, s);
 	s->state = ST_AUTH;
 	s->next = srv->sessions;
 	if (srv->sessions)
@@ -384,7 +327,7 @@ void pop3_session_accept(struct pop3_server *srv, enum pop3_kind kind, int fd, c
 {
 	const struct pop3_limits *l = &srv->lim;
 	bool refuse = (int64_t)srv->nsessions >= l->max_sessions ||
-		      pop3_map_get(&srv->per_ip, ip, 0, 0) >= l->max_per_ip;
+		      netsvc_map_get(&srv->per_ip, ip, 0, 0) >= l->max_per_ip;
 	struct pop3_session *s;
 
 	if (refuse)
@@ -399,7 +342,7 @@ void pop3_session_accept(struct pop3_server *srv, enum pop3_kind kind, int fd, c
 		pop3_close(s, "-ERR [SYS/TEMP] Too many connections, try again later");
 		return;
 	}
-	pop3_map_add(&srv->per_ip, ip, 1, 0, 0);
+	netsvc_map_add(&srv->per_ip, ip, 1, 0, 0);
 	s->counted_ip = true;
 	log_info("pop3", "sess=%llu ip=%s port=%d msg=\"connect\"", (unsigned long long)s->id, ip,
 		 s->port);
@@ -413,12 +356,8 @@ void pop3_session_accept(struct pop3_server *srv, enum pop3_kind kind, int fd, c
 /* A line past max_line: drop bytes up to the next LF without keeping them, then say so. */
 static void skip_line(struct pop3_session *s, struct evbuffer *in)
 {
-	struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
-	if (p.pos < 0) {
-		evbuffer_drain(in, evbuffer_get_length(in));
+	if (!netconn_skip_line(in))
 		return;
-	}
-	evbuffer_drain(in, (size_t)p.pos + 1);
 	s->mode = MODE_CMD;
 	pop3_err(s, "Line too long (the limit is %zu bytes)", s->srv->lim.max_line);
 }

@@ -3,8 +3,9 @@
  *
  * Failures follow the web sign-in's rules (store_login_*: per address as typed, waits and
  * then a lock) plus an in-memory per-IP limit ([auth] login_ip_per_minute). Password checks
- * (PBKDF2), the failure bookkeeping and the audit record run on the job pool; the session
- * waits meanwhile. Unknown addresses get a fake SCRAM salt and fail like wrong passwords. */
+ * (PBKDF2), SCRAM's account lookup, the failure bookkeeping and the audit record run on the
+ * job pool; the session waits meanwhile. Unknown addresses get a fake SCRAM salt and fail like
+ * wrong passwords. The steps shared with IMAP and POP3 are server/net/sasl_srv.h's. */
 #include "smtp_int.h"
 
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #include "lib/role.h"
 #include "lib/scram.h"
 #include "lib/util.h"
-#include "store/audit.h"
+#include "server/net/sasl_srv.h"
 #include "store/auth.h"
 
 enum mech { M_PLAIN = 1, M_LOGIN, M_SCRAM };
@@ -34,12 +35,7 @@ struct smtp_sasl {
 	enum mech mech;
 	int step;
 	char user[SCRAM_MAX_USER + 1]; /* LOGIN: the user name given at step 1 */
-	/* SCRAM */
-	struct scram_client_first cf;
-	char server_first[SCRAM_MAX_MSG + 1];
-	struct scram_secret secret;
-	int64_t account_id; /* 0: unknown (the fake secret) */
-	char address[STORE_ADDR_MAX + 1];
+	struct sasl_srv_scram scram;
 };
 
 const char *smtp_auth_mechs(const struct smtp_session *s)
@@ -60,20 +56,12 @@ void smtp_auth_abort(struct smtp_session *s)
 		s->mode = MODE_CMD;
 }
 
-/* The address as the throttle keys it: normalised when it is an address at all. */
-static void key_address(const char *typed, char *out, size_t outsz)
-{
-	struct err err;
-	if (store_address_normalise(typed, out, outsz, &err) < 0)
-		snprintf(out, outsz, "%s", typed);
-}
-
 /* ---- the job: check, bookkeeping, audit ---- */
 
 enum auth_result { AUTH_OK, AUTH_FAIL, AUTH_LIMIT };
 
 struct auth_job {
-	struct smtp_job job;
+	struct netsvc_job job;
 	struct smtp_server *srv;
 	enum mech mech;
 	bool scram_ok;        /* SCRAM: the proof was verified on the loop */
@@ -92,31 +80,16 @@ struct auth_job {
 static void auth_audit(struct auth_job *j)
 {
 	struct buf b;
-	bool first = true;
-	struct err err;
-	struct audit_rec r = {
-		.actor = j->result == AUTH_OK ? j->acct.address : j->address,
-		.type = j->result == AUTH_OK ? "auth.login.ok" : "auth.login.fail",
-		.ip = j->ip,
-		.client = "smtp",
-	};
+	bool ok = j->result == AUTH_OK;
 
 	buf_init(&b, 0);
-	smtp_json_kv(&b, "protocol", "smtp", &first);
-	smtp_json_kv(&b, "method", mech_names[j->mech], &first);
-	smtp_json_ki(&b, "port", j->port, &first);
-	if (j->result != AUTH_OK)
-		smtp_json_kv(&b, "reason", j->reason, &first);
-	if (j->app_id)
-		smtp_json_ki(&b, "app_password", j->app_id, &first);
-	(void)!buf_puts(&b, "}");
-	r.detail = b.data;
-	if (store_audit_append(j->srv->audit, &r, &err) < 0)
-		log_error("smtp", "msg=\"audit append failed\" err=\"%s\"", err.msg);
+	sasl_srv_audit_detail(&b, "smtp", mech_names[j->mech], j->port, ok, j->reason, j->app_id);
+	netsvc_audit_now(&j->srv->net, ok ? j->acct.address : j->address,
+			 ok ? "auth.login.ok" : "auth.login.fail", j->ip, "smtp", b.data);
 	buf_release(&b);
 }
 
-static void auth_run(struct smtp_job *jb)
+static void auth_run(struct netsvc_job *jb)
 {
 	struct auth_job *j = (struct auth_job *)jb;
 	struct smtp_server *srv = j->srv;
@@ -167,7 +140,7 @@ out:
 	auth_audit(j);
 }
 
-static void auth_done(struct smtp_job *jb)
+static void auth_done(struct netsvc_job *jb)
 {
 	struct auth_job *j = (struct auth_job *)jb;
 	struct smtp_session *s = jb->s;
@@ -208,13 +181,13 @@ static enum smtp_ret start_job(struct smtp_session *s, enum mech mech, const cha
 	j->mech = mech;
 	j->scram_ok = scram_ok;
 	j->account_id = account_id;
-	key_address(user, j->address, sizeof(j->address));
+	sasl_srv_key_address(user, j->address, sizeof(j->address));
 	j->password = password ? xstrdup(password) : NULL;
 	snprintf(j->ip, sizeof(j->ip), "%s", s->ip);
 	j->port = s->port;
 	smtp_auth_abort(s);
 	smtp_wait(s);
-	smtp_job_start(s, &s->srv->jobs, &j->job);
+	smtp_job_start(s, &j->job);
 	return SMTP_STOP;
 }
 
@@ -235,31 +208,14 @@ static enum smtp_ret bad_message(struct smtp_session *s)
 	return SMTP_NEXT;
 }
 
-/* RFC 4616: [authzid] NUL authcid NUL passwd */
 static enum smtp_ret plain(struct smtp_session *s, const char *d, size_t n)
 {
-	const char *nul1 = memchr(d, '\0', n), *nul2;
-	char user[SCRAM_MAX_USER + 1], pass[1025];
-	size_t zl, ul, pl;
+	char user[SCRAM_MAX_USER + 1], pass[SASL_SRV_PASS_MAX + 1];
 	enum smtp_ret r;
+	struct err err;
 
-	if (nul1 == NULL || (nul2 = memchr(nul1 + 1, '\0', n - (size_t)(nul1 + 1 - d))) == NULL)
+	if (sasl_srv_plain(d, n, user, pass, &err) < 0)
 		return bad_message(s);
-	zl = (size_t)(nul1 - d);
-	ul = (size_t)(nul2 - nul1 - 1);
-	pl = n - (size_t)(nul2 + 1 - d);
-	if (ul == 0 || ul > SCRAM_MAX_USER || pl == 0 || pl >= sizeof(pass) ||
-	    memchr(nul2 + 1, '\0', pl) != NULL)
-		return bad_message(s);
-	memcpy(user, nul1 + 1, ul);
-	user[ul] = '\0';
-	memcpy(pass, nul2 + 1, pl);
-	pass[pl] = '\0';
-	/* acting for another user is not offered: an authzid must name the same one */
-	if (zl && (zl != ul || strncasecmp(d, user, ul) != 0)) {
-		OPENSSL_cleanse(pass, sizeof(pass));
-		return bad_message(s);
-	}
 	r = start_job(s, M_PLAIN, user, pass, false, 0);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	return r;
@@ -268,7 +224,7 @@ static enum smtp_ret plain(struct smtp_session *s, const char *d, size_t n)
 static enum smtp_ret login(struct smtp_session *s, const char *d, size_t n)
 {
 	struct smtp_sasl *a = s->sasl;
-	char pass[1025];
+	char pass[SASL_SRV_PASS_MAX + 1];
 	enum smtp_ret r;
 
 	if (a->step == 0) { /* the user name */
@@ -290,74 +246,63 @@ static enum smtp_ret login(struct smtp_session *s, const char *d, size_t n)
 	return r;
 }
 
+/* SCRAM step one came back from the worker (the lockout, the account's secret or a fake
+ * one, server-first: sasl_srv_first_job_new). */
+static void first_done(struct netsvc_job *jb)
+{
+	struct sasl_srv_first_job *j = (struct sasl_srv_first_job *)jb;
+	struct smtp_session *s = jb->s;
+
+	if (s && smtp_alive(s)) {
+		if (j->rc == 0) {
+			const char *sf = s->sasl->scram.server_first;
+			s->sasl->step = 1;
+			challenge(s, sf, strlen(sf));
+		} else if (j->err.code == ERR_INVALID) {
+			(void)bad_message(s);
+		} else {
+			smtp_auth_abort(s);
+			if (j->err.code == ERR_LIMIT)
+				smtp_fail(s, "454 4.7.0 Too many failed attempts; try again in "
+					     "%lld seconds", (long long)j->retry);
+			else
+				smtp_fail(s, "454 4.7.0 Temporary authentication failure");
+		}
+		smtp_resume(s);
+	}
+	free(j);
+}
+
 static enum smtp_ret scram_first(struct smtp_session *s, const char *d, size_t n)
 {
-	struct smtp_server *srv = s->srv;
-	struct smtp_sasl *a = s->sasl;
-	struct store_account acct;
-	struct store_mail_settings *ms;
-	unsigned char raw[18];
-	char nonce[B64_ENC_LEN(18)];
-	int64_t retry;
+	struct sasl_srv_first_job *j;
 	struct err err;
 
-	if (scram_client_first_parse(d, n, &a->cf, &err) < 0)
+	if (sasl_srv_scram_client_first(&s->sasl->scram, d, n, &err) < 0)
 		return bad_message(s);
-	key_address(a->cf.user, a->address, sizeof(a->address));
-	if (store_login_allowed(srv->store, a->address, time_now(), &srv->lim.login, &retry,
-				&err) < 0) {
-		smtp_auth_abort(s);
-		if (err.code == ERR_LIMIT)
-			smtp_fail(s, "454 4.7.0 Too many failed attempts; try again in %lld seconds",
-				  (long long)retry);
-		else
-			smtp_fail(s, "454 4.7.0 Temporary authentication failure");
-		return SMTP_NEXT;
-	}
-	ms = arena_alloc(s->cmd, sizeof(*ms));
-	if (store_account_get(srv->store, a->address, &acct, &err) == 0 && !acct.disabled &&
-	    !role_is_admin(acct.role) &&
-	    store_mail_settings_get(srv->store, acct.id, ms, &err) == 0 &&
-	    !ms->require_app_password) {
-		a->account_id = acct.id;
-		a->secret = acct.secret;
-	} else {
-		/* unknown, disabled, admin, or app passwords only (they have no SCRAM salt of
-		 * their own here): the same exchange, bound to fail */
-		scram_secret_fake(srv->secret, sizeof(srv->secret), a->address,
-				  srv->lim.scram_iterations, &a->secret);
-	}
-	OPENSSL_cleanse(&acct.secret, sizeof(acct.secret));
-	rand_bytes(raw, sizeof(raw));
-	b64_encode(raw, sizeof(raw), nonce);
-	if (scram_server_first(&a->cf, nonce, &a->secret, a->server_first,
-			       sizeof(a->server_first), &err) < 0)
-		return bad_message(s);
-	a->step = 1;
-	challenge(s, a->server_first, strlen(a->server_first));
-	return SMTP_NEXT;
+	/* the store is read on a worker, never on the loop */
+	j = sasl_srv_first_job_new(&s->srv->sasl, &s->sasl->scram, first_done);
+	smtp_wait(s);
+	smtp_job_start(s, &j->job);
+	return SMTP_STOP;
 }
 
 static enum smtp_ret scram(struct smtp_session *s, const char *d, size_t n)
 {
 	struct smtp_sasl *a = s->sasl;
-	struct scram_client_final *cfin;
-	char sig[B64_ENC_LEN(SCRAM_KEY_LEN)], *fin;
-	struct err err;
+	struct sasl_srv_scram *sc = &a->scram;
+	char fin[SASL_SRV_FINAL_MAX];
 
 	if (a->step == 0)
 		return scram_first(s, d, n);
 	if (a->step == 2) { /* the client's empty answer to our server-final */
 		if (n != 0)
 			return bad_message(s);
-		return start_job(s, M_SCRAM, a->address, NULL, true, a->account_id);
+		return start_job(s, M_SCRAM, sc->address, NULL, true, sc->account_id);
 	}
-	cfin = arena_alloc(s->cmd, sizeof(*cfin));
-	if (scram_client_final_parse(d, n, a->cf.gs2_header, cfin, &err) < 0 ||
-	    !scram_verify(&a->secret, &a->cf, a->server_first, cfin, sig) || a->account_id == 0)
-		return start_job(s, M_SCRAM, a->address, NULL, false, a->account_id);
+	if (!sasl_srv_scram_client_final(sc, d, n, fin))
+		return start_job(s, M_SCRAM, sc->address, NULL, false, sc->account_id);
 	/* RFC 4954 4: no additional data with 235, so server-final goes in a 334 */
-	fin = arena_printf(s->cmd, "v=%s", sig);
 	a->step = 2;
 	challenge(s, fin, strlen(fin));
 	return SMTP_NEXT;
@@ -375,28 +320,11 @@ static enum smtp_ret step(struct smtp_session *s, const char *d, size_t n)
 	}
 }
 
-/* Decode a base64 SASL response; "=" is the empty initial response (RFC 4954 4). */
+/* A base64 SASL response into the command's arena (sasl_srv_decode). */
 static int decode(struct smtp_session *s, const char *b, size_t len, char **d_r, size_t *n_r)
 {
-	char *d;
-	if (len == 1 && b[0] == '=') {
-		*d_r = arena_strdup(s->cmd, "");
-		*n_r = 0;
-		return 0;
-	}
-	if (len / 4 * 3 > SMTP_SASL_MAX)
-		return -1;
-	d = arena_alloc(s->cmd, len / 4 * 3 + 1);
-	if (len == 0) {
-		*d_r = d;
-		*n_r = 0;
-		return 0;
-	}
-	if (b64_decode(b, len, (unsigned char *)d, n_r) < 0)
-		return -1;
-	d[*n_r] = '\0';
-	*d_r = d;
-	return 0;
+	*d_r = arena_alloc(s->cmd, SASL_SRV_MAX + 1);
+	return sasl_srv_decode(b, len, *d_r, n_r);
 }
 
 enum smtp_ret smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
@@ -423,7 +351,6 @@ enum smtp_ret smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 	const char *sp = memchr(arg, ' ', len);
 	size_t ml = sp ? (size_t)(sp - arg) : len;
 	enum mech mech = 0;
-	int64_t now = time_now();
 	char *d;
 	size_t n;
 
@@ -451,11 +378,10 @@ enum smtp_ret smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 			     "mechanism");
 		return SMTP_NEXT;
 	}
-	if (smtp_map_get(&srv->auth_ip, s->ip, now, 60) >= srv->lim.login_ip_per_minute) {
+	if (!netsvc_map_take(&srv->auth_ip, s->ip, srv->lim.login_ip_per_minute, time_now(), 60)) {
 		smtp_fail(s, "454 4.7.0 Too many authentication attempts; try again later");
 		return SMTP_NEXT;
 	}
-	smtp_map_add(&srv->auth_ip, s->ip, 1, now, 60);
 	s->sasl = xcalloc(1, sizeof(*s->sasl));
 	s->sasl->mech = mech;
 	if (sp == NULL) { /* no initial response: ask for it */

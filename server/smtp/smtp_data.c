@@ -84,11 +84,11 @@ static void begin_message(struct smtp_session *s, bool dot)
 /* ---- the end of a message ---- */
 
 struct reply_job {
-	struct smtp_job job;
+	struct netsvc_job job;
 	char reply[96];
 };
 
-static void reply_done(struct smtp_job *j)
+static void reply_done(struct netsvc_job *j)
 {
 	struct reply_job *r = (struct reply_job *)j;
 	if (j->s && smtp_alive(j->s)) {
@@ -101,8 +101,8 @@ static void reply_done(struct smtp_job *j)
 static void accepted_detail(struct smtp_session *s, const struct smtp_txn *t, struct buf *b)
 {
 	bool first = true;
-	smtp_json_kv(b, "qid", t->qid, &first);
-	smtp_json_kv(b, "sender", t->env.sender, &first);
+	netsvc_json_kv(b, "qid", t->qid, &first);
+	netsvc_json_kv(b, "sender", t->env.sender, &first);
 	(void)!buf_puts(b, ",\"recipients\":[");
 	for (size_t i = 0; i < t->nrcpts; i++) {
 		if (i)
@@ -110,26 +110,26 @@ static void accepted_detail(struct smtp_session *s, const struct smtp_txn *t, st
 		(void)!buf_json_str(b, t->rcpts[i].address);
 	}
 	(void)!buf_puts(b, "]");
-	smtp_json_kv(b, "client_ip", t->env.client_ip, &first);
-	smtp_json_kv(b, "helo", t->env.helo, &first);
-	smtp_json_kv(b, "user", t->env.auth_user, &first);
-	smtp_json_kv(b, "source", t->env.source == MTA_SRC_INBOUND ? "inbound" : "submission",
+	netsvc_json_kv(b, "client_ip", t->env.client_ip, &first);
+	netsvc_json_kv(b, "helo", t->env.helo, &first);
+	netsvc_json_kv(b, "user", t->env.auth_user, &first);
+	netsvc_json_kv(b, "source", t->env.source == MTA_SRC_INBOUND ? "inbound" : "submission",
 		     &first);
-	smtp_json_ki(b, "port", s->port, &first);
-	smtp_json_ki(b, "size", (int64_t)(t->msg.len - t->start), &first);
-	smtp_json_kb(b, "tls", s->tls, &first);
+	netsvc_json_ki(b, "port", s->port, &first);
+	netsvc_json_ki(b, "size", (int64_t)(t->msg.len - t->start), &first);
+	netsvc_json_kb(b, "tls", s->tls, &first);
 	if (t->have_verdict) {
-		smtp_json_kv(b, "spf", mailauth_result_name(t->verdict.spf), &first);
-		smtp_json_kv(b, "dkim", mailauth_result_name(t->verdict.dkim), &first);
-		smtp_json_kv(b, "dmarc", mailauth_result_name(t->verdict.dmarc), &first);
+		netsvc_json_kv(b, "spf", mailauth_result_name(t->verdict.spf), &first);
+		netsvc_json_kv(b, "dkim", mailauth_result_name(t->verdict.dkim), &first);
+		netsvc_json_kv(b, "dmarc", mailauth_result_name(t->verdict.dmarc), &first);
 	}
 	if (t->env.junk)
-		smtp_json_kv(b, "folder", "junk", &first);
+		netsvc_json_kv(b, "folder", "junk", &first);
 	(void)!buf_puts(b, "}");
 }
 
 /* On the loop: the queue has the message (or refused it). */
-static void submit_done(struct smtp_job *j)
+static void submit_done(struct netsvc_job *j)
 {
 	struct smtp_txn *t = (struct smtp_txn *)j;
 	struct smtp_session *s = j->s;
@@ -144,7 +144,7 @@ static void submit_done(struct smtp_job *j)
 			 (unsigned long long)s->id, t->qid, t->env.sender, t->nrcpts,
 			 t->msg.len - t->start, (long long)(time_now_ms() - t->t0_ms));
 		if (s->authed)
-			smtp_map_add(&s->srv->per_user, s->user, 1, time_now(), 3600);
+			netsvc_map_add(&s->srv->per_user, s->user, 1, time_now(), 3600);
 		r = xcalloc(1, sizeof(*r));
 		r->job.done = reply_done;
 		snprintf(r->reply, sizeof(r->reply), "250 2.0.0 Ok: queued as %s", t->qid);
@@ -172,12 +172,14 @@ static void submit_done(struct smtp_job *j)
 static void on_submitted(void *ctx, int status, const char *qid, const struct err *err)
 {
 	struct smtp_txn *t = ctx;
+	struct smtp_session *s = t->job.s; /* kept by its pending count until submit_done */
+
 	t->status = status;
 	if (qid)
 		memcpy(t->qid, qid, MTA_QID_LEN);
 	if (status < 0 && err)
 		t->err = *err;
-	smtp_complete(t->job.s->srv, &t->job);
+	netsvc_complete(&s->srv->net, &t->job);
 }
 
 static void submit(struct smtp_session *s)
@@ -194,7 +196,7 @@ static void submit(struct smtp_session *s)
 }
 
 struct ma_job {
-	struct smtp_job job;
+	struct netsvc_job job;
 	struct mailauth *ma;
 	struct smtp_txn *t;
 	char ip[64], helo[256];
@@ -202,7 +204,7 @@ struct ma_job {
 	struct err err;
 };
 
-static void ma_run(struct smtp_job *j)
+static void ma_run(struct netsvc_job *j)
 {
 	struct ma_job *m = (struct ma_job *)j;
 	struct smtp_txn *t = m->t;
@@ -211,7 +213,7 @@ static void ma_run(struct smtp_job *j)
 			       &m->err);
 }
 
-static void ma_done(struct smtp_job *j)
+static void ma_done(struct netsvc_job *j)
 {
 	struct ma_job *m = (struct ma_job *)j;
 	struct smtp_session *s = j->s;
@@ -276,7 +278,7 @@ static void end_of_message(struct smtp_session *s)
 		snprintf(m->ip, sizeof(m->ip), "%s", s->ip);
 		snprintf(m->helo, sizeof(m->helo), "%s", s->helo);
 		smtp_wait(s);
-		smtp_job_start(s, &s->srv->jobs, &m->job);
+		smtp_job_start(s, &m->job);
 		return;
 	}
 	submit(s);

@@ -1,35 +1,34 @@
 /* smtp_int.h: what the files of server/smtp/ share. Not a public header.
  *
  * Threads: one event loop thread runs the listeners and every session (libevent, deferred
- * bufferevent callbacks). Work that may block runs elsewhere and comes back to the loop as a
- * completion (struct smtp_job, handed over through a locked list and event_active()):
+ * bufferevent callbacks); the loop, listeners, TLS context, job pool and audit thread are the
+ * shared service's (server/net/netsvc.h). Work that may block runs elsewhere and comes back to
+ * the loop as a completion (struct netsvc_job):
  *   - queue submits: mta_queue_submit_async() calls back on the queue's committer thread;
- *   - password checks, lockout bookkeeping, SPF/DKIM/DMARC: the job pool (SMTP_JOB_THREADS);
- *   - audit records: one audit thread, in order.
+ *   - password checks, SCRAM's account lookup, lockout bookkeeping, SPF/DKIM/DMARC: the job
+ *     pool (SMTP_JOB_THREADS);
+ *   - audit records: the audit thread, in order.
  * While a session waits for a completion it does not read (STYLE.md section 6). */
 #ifndef YZ_SMTP_INT_H
 #define YZ_SMTP_INT_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <openssl/ssl.h>
 
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "mta/mailauth.h"
+#include "server/net/netsvc.h"
+#include "server/net/sasl_srv.h"
 #include "smtp.h"
 #include "smtp_parse.h"
 #include "store/queue.h"
 #include "store/store.h"
 
-struct event_base;
 struct event;
 struct bufferevent;
-struct evconnlistener;
 struct smtp_session;
 struct smtp_server;
 
@@ -39,8 +38,6 @@ struct smtp_server;
 #define SMTP_IN_HIGH (256 * 1024) /* libevent stops reading the socket above this */
 #define SMTP_HEADROOM 4096        /* room before the message for trace headers */
 #define SMTP_LINGER_S 5           /* a closing session waits this long for its output */
-#define SMTP_AUDIT_BACKLOG 4096   /* above this, a 250 waits for its audit record */
-#define SMTP_SASL_MAX 2048        /* bytes of one decoded SASL message */
 
 /* Every limit, snapshot at start (a reload rewrites the app's config while we run). */
 struct smtp_limits {
@@ -56,93 +53,33 @@ struct smtp_limits {
 	unsigned scram_iterations;
 };
 
-/* ---- jobs and completions (smtp.c) ---- */
-
-struct smtp_job;
-typedef void smtp_job_fn(struct smtp_job *j);
-struct smtp_job {
-	struct smtp_job *next;
-	smtp_job_fn *run;  /* on a worker thread; NULL for a pure completion */
-	smtp_job_fn *done; /* on the loop thread, owns (frees) the job; NULL: run owns it */
-	struct smtp_session *s; /* counted in s->pending until done has run */
-};
-
-struct smtp_pool {
-	struct smtp_server *srv;
-	pthread_t *threads;
-	size_t nthreads;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct smtp_job *head, **tail;
-	size_t queued;
-	bool stop;
-};
-
-/* A small string-keyed table of counters (per-IP sessions, per-IP AUTH attempts, messages
- * per user), used on the loop thread only. */
-struct smtp_count {
-	struct smtp_count *next;
-	int64_t n, prev, window; /* count in the current window, in the previous one, its start */
-	char key[];
-};
-#define SMTP_MAP_BUCKETS 1024
-struct smtp_map {
-	struct smtp_count *b[SMTP_MAP_BUCKETS];
-	size_t n;
-};
-
 struct smtp_server {
 	struct smtp_limits lim;
+	struct netsvc net;
 	/* borrowed from the app, never re-read from it */
 	struct store *store;
-	struct store_audit *audit;
 	struct mta_queue *queue;
 	struct mailauth *mailauth;
 	struct auth_cache *auth_cache;
 	unsigned char secret[32];
+	struct sasl_srv_conf sasl; /* store, lim.login, secret, lim.scram_iterations */
 
-	struct event_base *base;
-	pthread_t thread;
-	bool thread_started;
-	struct evconnlistener *lis[SMTP_NKINDS];
-	struct event *lis_retry[SMTP_NKINDS];
-	struct smtp_lis_ctx {
-		struct smtp_server *srv;
-		enum smtp_kind kind;
-	} lctx[SMTP_NKINDS];
-	SSL_CTX *ssl;
-	struct event *done_ev, *stop_ev, *sweep_ev;
-	pthread_mutex_t done_lock;
-	struct smtp_job *done_head, **done_tail;
-	struct smtp_pool jobs, audits;
-
+	/* loop thread */
 	struct smtp_session *sessions; /* every live session (dead ones too, until freed) */
 	size_t nsessions;
-	struct smtp_map per_ip, auth_ip, per_user;
+	/* sessions per IP, AUTH attempts per IP (a minute), messages per user (an hour) */
+	struct netsvc_map per_ip, auth_ip, per_user;
 	uint64_t next_id;
-	bool stopping;
 };
 
-void smtp_pool_post(struct smtp_pool *p, struct smtp_job *j);
-/* From any thread: run j->done on the loop thread. */
-void smtp_complete(struct smtp_server *srv, struct smtp_job *j);
-/* Start a job for session s (counted in s->pending). */
-void smtp_job_start(struct smtp_session *s, struct smtp_pool *p, struct smtp_job *j);
-
-/* Counters: the value for key now (sliding window of window_s seconds; 0 = plain count). */
-int64_t smtp_map_get(struct smtp_map *m, const char *key, int64_t now, int64_t window_s);
-void smtp_map_add(struct smtp_map *m, const char *key, int64_t delta, int64_t now,
-		  int64_t window_s);
-void smtp_map_sweep(struct smtp_map *m, int64_t now, int64_t window_s);
-void smtp_map_release(struct smtp_map *m);
-
-/* Audit through the audit thread (copies everything). When waiter is set, its job is
- * completed after the record is durable. Returns false if there was no waiting. */
-void smtp_audit(struct smtp_server *srv, const char *actor, const char *type, const char *ip,
-		const char *client, const char *detail);
+/* Start a job for session s on the job pool (counted in s->pending). */
+void smtp_job_start(struct smtp_session *s, struct netsvc_job *j);
+/* An audit record through the audit thread (netsvc_audit). With a waiter, and the audit
+ * thread behind (NETSVC_AUDIT_BACKLOG), the waiter is completed for s once the record is
+ * durable: then true, and the caller waits for it; else false and nothing waits. */
 bool smtp_audit_wait(struct smtp_server *srv, const char *actor, const char *type,
 		     const char *ip, const char *client, const char *detail,
-		     struct smtp_session *s, struct smtp_job *waiter);
+		     struct smtp_session *s, struct netsvc_job *waiter);
 
 /* ---- sessions (smtp_session.c) ---- */
 
@@ -214,7 +151,7 @@ struct smtp_session {
 /* The mail transaction: its own arena and buffer, freed when the queue is done with it (so
  * it can outlive its session). */
 struct smtp_txn {
-	struct smtp_job job;
+	struct netsvc_job job;
 	struct arena *arena;
 	struct mta_envelope env;
 	struct mta_rcpt *rcpts;
@@ -297,10 +234,5 @@ bool smtp_is_submission(const struct smtp_session *s);
 void smtp_audit_refused(struct smtp_session *s, const char *reason, const char *rcpt);
 /* The message size limit for this session (the service class may lower it). */
 size_t smtp_max_message(const struct smtp_session *s);
-
-/* JSON helpers for audit details (buf_json_str based). */
-void smtp_json_kv(struct buf *b, const char *key, const char *value, bool *first);
-void smtp_json_ki(struct buf *b, const char *key, int64_t value, bool *first);
-void smtp_json_kb(struct buf *b, const char *key, bool value, bool *first);
 
 #endif

@@ -31,16 +31,17 @@ void smtp_audit_refused(struct smtp_session *s, const char *reason, const char *
 	bool first = true;
 
 	buf_init(&b, 0);
-	smtp_json_kv(&b, "reason", reason, &first);
-	smtp_json_kv(&b, "sender", s->txn ? s->txn->env.sender : NULL, &first);
+	netsvc_json_kv(&b, "reason", reason, &first);
+	netsvc_json_kv(&b, "sender", s->txn ? s->txn->env.sender : NULL, &first);
 	if (rcpt)
-		smtp_json_kv(&b, "recipient", rcpt, &first);
-	smtp_json_kv(&b, "client_ip", s->ip, &first);
-	smtp_json_kv(&b, "helo", s->helo, &first);
-	smtp_json_kv(&b, "user", s->authed ? s->user : NULL, &first);
-	smtp_json_ki(&b, "port", s->port, &first);
+		netsvc_json_kv(&b, "recipient", rcpt, &first);
+	netsvc_json_kv(&b, "client_ip", s->ip, &first);
+	netsvc_json_kv(&b, "helo", s->helo, &first);
+	netsvc_json_kv(&b, "user", s->authed ? s->user : NULL, &first);
+	netsvc_json_ki(&b, "port", s->port, &first);
 	(void)!buf_puts(&b, "}");
-	smtp_audit(s->srv, s->authed ? s->user : "-", "mail.refused", s->ip, "smtp", b.data);
+	netsvc_audit(&s->srv->net, s->authed ? s->user : "-", "mail.refused", s->ip, "smtp", b.data,
+		     NULL);
 	buf_release(&b);
 }
 
@@ -126,7 +127,7 @@ static int mail_params(struct smtp_session *s, struct smtp_txn *t, const struct 
 }
 
 struct spf_job {
-	struct smtp_job job;
+	struct netsvc_job job;
 	struct mailauth *ma;
 	struct smtp_txn *t;
 	char ip[64], helo[256];
@@ -134,7 +135,7 @@ struct spf_job {
 	enum mailauth_result r;
 };
 
-static void spf_run(struct smtp_job *j)
+static void spf_run(struct netsvc_job *j)
 {
 	struct spf_job *sj = (struct spf_job *)j;
 	struct err err;
@@ -144,7 +145,7 @@ static void spf_run(struct smtp_job *j)
 	}
 }
 
-static void spf_done(struct smtp_job *j)
+static void spf_done(struct netsvc_job *j)
 {
 	struct spf_job *sj = (struct spf_job *)j;
 	struct smtp_session *s = j->s;
@@ -160,7 +161,7 @@ static void spf_done(struct smtp_job *j)
 
 static bool rate_ok(struct smtp_session *s)
 {
-	int64_t n = smtp_map_get(&s->srv->per_user, s->user, time_now(), 3600);
+	int64_t n = netsvc_map_get(&s->srv->per_user, s->user, time_now(), 3600);
 	return n < s->srv->lim.msgs_per_hour;
 }
 
@@ -233,7 +234,7 @@ enum smtp_ret smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		snprintf(sj->helo, sizeof(sj->helo), "%s", s->helo);
 		sj->sender = xstrdup(sender);
 		smtp_wait(s);
-		smtp_job_start(s, &s->srv->jobs, &sj->job);
+		smtp_job_start(s, &sj->job);
 		return SMTP_STOP;
 	}
 	smtp_reply(s, "250 2.1.0 Ok");

@@ -10,16 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "server/net/netconn.h"
 
 static void process(struct smtp_session *s);
 static void session_kill(struct smtp_session *s);
@@ -48,14 +47,12 @@ const char *smtp_proto_name(const struct smtp_session *s)
 
 /* ---- output ---- */
 
+static void reply_v(struct smtp_session *s, const char *fmt, va_list ap) YZ_PRINTF(2, 0);
+
 static void reply_v(struct smtp_session *s, const char *fmt, va_list ap)
 {
-	struct evbuffer *out;
-	if (s->dead || s->closing || s->bev == NULL)
-		return;
-	out = bufferevent_get_output(s->bev);
-	evbuffer_add_vprintf(out, fmt, ap);
-	evbuffer_add(out, "\r\n", 2);
+	if (smtp_alive(s) && s->bev != NULL)
+		netconn_vprintf(s->bev, NULL, fmt, ap);
 }
 
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
@@ -80,21 +77,12 @@ void smtp_fail(struct smtp_session *s, const char *fmt, ...)
 	}
 }
 
-static bool flushed(struct smtp_session *s)
-{
-	struct bufferevent *u;
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
-		return false;
-	u = bufferevent_get_underlying(s->bev); /* the socket under a STARTTLS filter */
-	return u == NULL || evbuffer_get_length(bufferevent_get_output(u)) == 0;
-}
-
 static void close_check(struct smtp_session *s)
 {
 	struct timeval tv = {0, 20000};
 	if (s->dead)
 		return;
-	if (flushed(s) || time_now_ms() >= s->close_by_ms) {
+	if (netconn_flushed(s->bev) || time_now_ms() >= s->close_by_ms) {
 		session_kill(s);
 		return;
 	}
@@ -104,7 +92,6 @@ static void close_check(struct smtp_session *s)
 void smtp_close(struct smtp_session *s, const char *fmt, ...)
 {
 	va_list ap;
-	struct timeval now = {0, 0};
 
 	if (!smtp_alive(s))
 		return;
@@ -113,10 +100,8 @@ void smtp_close(struct smtp_session *s, const char *fmt, ...)
 	va_end(ap);
 	s->closing = true;
 	s->close_by_ms = time_now_ms() + SMTP_LINGER_S * 1000;
-	bufferevent_disable(s->bev, EV_READ);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 	evtimer_del(s->delay);
-	evtimer_add(s->timer, &now); /* close_check from the loop, never from here */
+	netconn_linger(s->bev, s->timer); /* close_check from the loop */
 }
 
 /* ---- timers ---- */
@@ -231,32 +216,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg);
 
 static void setup_bev(struct smtp_session *s)
 {
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_IN_HIGH);
-	bufferevent_setwatermark(s->bev, EV_WRITE, SMTP_OUT_LOW, 0);
-	if (s->tls)
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	netconn_setup(s->bev, on_read, on_write, on_event, s, SMTP_IN_HIGH, SMTP_OUT_LOW, s->tls);
 }
 
 int smtp_starttls(struct smtp_session *s)
 {
-	struct bufferevent *tls;
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	SSL *ssl = SSL_new(s->srv->ssl);
-
-	if (ssl == NULL)
+	/* RFC 3207 section 5: buffered plaintext is discarded */
+	if (netconn_starttls(&s->srv->net, &s->bev) < 0)
 		return -1;
-	/* RFC 3207 section 5 / STYLE.md: nothing the client sent before the handshake may be
-	 * taken as a command afterwards (CVE-2011-0411 and its many relatives) */
-	evbuffer_drain(in, evbuffer_get_length(in));
-	tls = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (tls == NULL) {
-		SSL_free(ssl);
-		return -1;
-	}
-	s->bev = tls;
 	s->tls = true;
 	setup_bev(s);
 	smtp_session_reset(s);
@@ -281,8 +248,7 @@ static void session_free(struct smtp_session *s)
 	arena_free(&s->cmd);
 	arena_free(&s->arena);
 	free(s);
-	if (srv->stopping && srv->nsessions == 0)
-		event_base_loopbreak(srv->base);
+	netsvc_sessions_left(&srv->net, srv->nsessions);
 }
 
 /* The connection is over. The session itself goes once no completion refers to it. */
@@ -298,7 +264,7 @@ static void session_kill(struct smtp_session *s)
 	evtimer_del(s->timer);
 	evtimer_del(s->delay);
 	if (s->counted_ip) {
-		smtp_map_add(&s->srv->per_ip, s->ip, -1, 0, 0);
+		netsvc_map_add(&s->srv->per_ip, s->ip, -1, 0, 0);
 		s->counted_ip = false;
 	}
 	log_info("smtp", "sess=%llu ip=%s commands=%lld errors=%lld msg=\"disconnect\"",
@@ -334,18 +300,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 						   SSL_get_cipher_name(ssl));
 		return;
 	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		if (what & BEV_EVENT_ERROR) {
-			unsigned long e = bufferevent_get_openssl_error(bev);
-			if (e) {
-				char buf[160];
-				ERR_error_string_n(e, buf, sizeof(buf));
-				log_debug("smtp", "sess=%llu ip=%s msg=\"TLS error\" err=\"%s\"",
-					 (unsigned long long)s->id, s->ip, buf);
-			}
-		}
+	if (netconn_ended(bev, what, "smtp", s->id, s->ip))
 		session_kill(s);
-	}
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -387,17 +343,14 @@ void smtp_session_accept(struct smtp_server *srv, enum smtp_kind kind, int fd, c
 	struct smtp_session *s;
 
 	if ((int64_t)srv->nsessions >= l->max_sessions ||
-	    smtp_map_get(&srv->per_ip, ip, 0, 0) >= l->max_per_ip) {
+	    netsvc_map_get(&srv->per_ip, ip, 0, 0) >= l->max_per_ip) {
+		char msg[400];
 		log_warn("smtp", "ip=%s port=%d sessions=%zu msg=\"connection refused: too many\"",
 			 ip, l->ports[kind], srv->nsessions);
-		if (kind != SMTP_SUBMISSIONS) { /* no TLS handshake just to say no */
-			char msg[400];
-			int n = snprintf(msg, sizeof(msg),
-					 "421 4.7.0 %s Too many connections, try again later\r\n",
-					 l->hostname);
-			(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		}
-		evutil_closesocket(fd);
+		snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections, try again later\r\n",
+			 l->hostname);
+		/* no TLS handshake just to say no */
+		netconn_refuse(fd, kind != SMTP_SUBMISSIONS ? msg : NULL);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -406,18 +359,8 @@ void smtp_session_accept(struct smtp_server *srv, enum smtp_kind kind, int fd, c
 	s->kind = kind;
 	s->port = l->ports[kind];
 	snprintf(s->ip, sizeof(s->ip), "%s", ip);
-	if (kind == SMTP_SUBMISSIONS) {
-		SSL *ssl = SSL_new(srv->ssl);
-		s->bev = ssl ? bufferevent_openssl_socket_new(srv->base, fd, ssl,
-							      BUFFEREVENT_SSL_ACCEPTING,
-							      BEV_OPT_CLOSE_ON_FREE |
-								      BEV_OPT_DEFER_CALLBACKS)
-			     : NULL;
-		s->tls = true;
-	} else {
-		s->bev = bufferevent_socket_new(srv->base, fd,
-						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	}
+	s->tls = kind == SMTP_SUBMISSIONS;
+	s->bev = netconn_new(&srv->net, fd, s->tls);
 	if (s->bev == NULL) {
 		log_error("smtp", "ip=%s msg=\"cannot set up the connection\"", ip);
 		evutil_closesocket(fd);
@@ -426,15 +369,15 @@ void smtp_session_accept(struct smtp_server *srv, enum smtp_kind kind, int fd, c
 	}
 	s->arena = arena_new();
 	s->cmd = arena_new();
-	s->timer = evtimer_new(srv->base, on_timer, s);
-	s->delay = evtimer_new(srv->base, on_delay, s);
+	s->timer = evtimer_new(srv->net.base, on_timer, s);
+	s->delay = evtimer_new(srv->net.base, on_delay, s);
 	s->state = ST_GREET;
 	s->next = srv->sessions;
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
 	srv->nsessions++;
-	smtp_map_add(&srv->per_ip, ip, 1, 0, 0);
+	netsvc_map_add(&srv->per_ip, ip, 1, 0, 0);
 	s->counted_ip = true;
 	setup_bev(s);
 	log_info("smtp", "sess=%llu ip=%s port=%d msg=\"connect\"", (unsigned long long)s->id, ip,
@@ -448,12 +391,8 @@ void smtp_session_accept(struct smtp_server *srv, enum smtp_kind kind, int fd, c
 /* A line past max_line: drop bytes up to the next LF without keeping them, then say so. */
 static void skip_line(struct smtp_session *s, struct evbuffer *in)
 {
-	struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
-	if (p.pos < 0) {
-		evbuffer_drain(in, evbuffer_get_length(in));
+	if (!netconn_skip_line(in))
 		return;
-	}
-	evbuffer_drain(in, (size_t)p.pos + 1);
 	s->mode = MODE_CMD;
 	smtp_fail(s, "500 5.5.2 Line too long (the limit is %zu bytes)", s->srv->lim.max_line);
 }

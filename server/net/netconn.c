@@ -1,0 +1,124 @@
+/* Session connections over libevent bufferevents (netconn.h). */
+#include "netconn.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "lib/log.h"
+#include "netsvc.h"
+
+struct bufferevent *netconn_new(struct netsvc *svc, int fd, bool tls)
+{
+	SSL *ssl;
+
+	if (!tls)
+		return bufferevent_socket_new(svc->base, fd,
+					      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	ssl = SSL_new(svc->ssl);
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(svc->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+}
+
+void netconn_setup(struct bufferevent *bev, bufferevent_data_cb on_read,
+		   bufferevent_data_cb on_write, bufferevent_event_cb on_event, void *arg,
+		   size_t in_high, size_t out_low, bool tls)
+{
+	bufferevent_setcb(bev, on_read, on_write, on_event, arg);
+	bufferevent_setwatermark(bev, EV_READ, 0, in_high);
+	bufferevent_setwatermark(bev, EV_WRITE, out_low, 0);
+	if (tls)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+int netconn_starttls(struct netsvc *svc, struct bufferevent **bev)
+{
+	struct bufferevent *tls;
+	struct evbuffer *in = bufferevent_get_input(*bev);
+	SSL *ssl = SSL_new(svc->ssl);
+
+	if (ssl == NULL)
+		return -1;
+	/* RFC 3207 section 5, RFC 3501 6.2.1, RFC 2595 section 4 / STYLE.md: the STARTTLS
+	 * command injection family (CVE-2011-0411 and its many relatives) */
+	evbuffer_drain(in, evbuffer_get_length(in));
+	tls = bufferevent_openssl_filter_new(svc->base, *bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (tls == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	*bev = tls;
+	return 0;
+}
+
+void netconn_refuse(int fd, const char *line)
+{
+	if (line)
+		(void)!send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+	evutil_closesocket(fd);
+}
+
+void netconn_vprintf(struct bufferevent *bev, const char *prefix, const char *fmt, va_list ap)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	if (prefix)
+		evbuffer_add(out, prefix, strlen(prefix));
+	evbuffer_add_vprintf(out, fmt, ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+bool netconn_flushed(struct bufferevent *bev)
+{
+	struct bufferevent *u;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return false;
+	u = bufferevent_get_underlying(bev); /* the socket under a STARTTLS filter */
+	return u == NULL || evbuffer_get_length(bufferevent_get_output(u)) == 0;
+}
+
+void netconn_linger(struct bufferevent *bev, struct event *timer)
+{
+	struct timeval now = {0, 0};
+	if (bev) {
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	}
+	evtimer_add(timer, &now);
+}
+
+bool netconn_ended(struct bufferevent *bev, short what, const char *tag, uint64_t id,
+		   const char *ip)
+{
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+		return false;
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		if (e) {
+			char buf[160];
+			ERR_error_string_n(e, buf, sizeof(buf));
+			log_debug(tag, "sess=%llu ip=%s msg=\"TLS error\" err=\"%s\"",
+				  (unsigned long long)id, ip, buf);
+		}
+	}
+	return true;
+}
+
+bool netconn_skip_line(struct evbuffer *in)
+{
+	struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
+	if (p.pos < 0) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return false;
+	}
+	evbuffer_drain(in, (size_t)p.pos + 1);
+	return true;
+}
