@@ -20,7 +20,8 @@ struct blob_store {
 	char root[4096]; /* DATA/blobs */
 	int root_fd;     /* for syncfs() */
 	pthread_mutex_t lock;
-	/* blobs written without BLOB_SYNC since the last blob_sync(), for the fallback path */
+	pthread_mutex_t dir_lock; /* a new directory is durable before anyone stores in it */
+	/* blobs written without BLOB_SYNC since the last blob_sync() */
 	char (*pending)[BLOB_HEX];
 	size_t npending, cap;
 };
@@ -46,6 +47,7 @@ int blob_store_open(const char *data_dir, struct blob_store **bs_r, struct err *
 		return -1;
 	}
 	pthread_mutex_init(&bs->lock, NULL);
+	pthread_mutex_init(&bs->dir_lock, NULL);
 	*bs_r = bs;
 	return 0;
 }
@@ -57,6 +59,7 @@ void blob_store_close(struct blob_store **bsp)
 		return;
 	close(bs->root_fd);
 	pthread_mutex_destroy(&bs->lock);
+	pthread_mutex_destroy(&bs->dir_lock);
 	free(bs->pending);
 	free(bs);
 	*bsp = NULL;
@@ -81,11 +84,29 @@ void blob_path(const struct blob_store *bs, const char *d, char *out, size_t out
 	snprintf(out, outsz, "%s/%.2s/%.2s/%s", bs->root, d, d + 2, d);
 }
 
-static int ensure_dir(const char *path, struct err *err)
+static int fsync_path(const char *path, int flags, struct err *err);
+
+/* Make a fan-out directory if it is missing and fsync its parent before anyone may store in
+ * it; that happens at most 65,792 times in a store's life, so the blobs themselves only ever
+ * need their own directory synced. Under dir_lock: a writer that finds the directory made
+ * by another finds it durable too. */
+static int ensure_dir(struct blob_store *bs, const char *path, struct err *err)
 {
-	if (mkdir(path, 0750) < 0 && errno != EEXIST)
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
-	return 0;
+	char parent[4200];
+	int ret = 0;
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	pthread_mutex_lock(&bs->dir_lock);
+	if (mkdir(path, 0750) == 0) {
+		snprintf(parent, sizeof(parent), "%s", path);
+		*strrchr(parent, '/') = '\0';
+		ret = fsync_path(parent, O_RDONLY | O_DIRECTORY, err);
+	} else if (errno != EEXIST) {
+		ret = err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	pthread_mutex_unlock(&bs->dir_lock);
+	return ret;
 }
 
 static int fsync_path(const char *path, int flags, struct err *err)
@@ -133,10 +154,10 @@ int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags
 		return 0; /* stored once: identical mails and files share the blob */
 	}
 	snprintf(dir, sizeof(dir), "%s/%.2s", bs->root, d);
-	if (ensure_dir(dir, err) < 0)
+	if (ensure_dir(bs, dir, err) < 0)
 		return -1;
 	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", bs->root, d, d + 2);
-	if (ensure_dir(dir, err) < 0)
+	if (ensure_dir(bs, dir, err) < 0)
 		return -1;
 	{
 		static _Atomic unsigned long seq;
@@ -172,21 +193,16 @@ int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags
 	return 0;
 }
 
-/* fsync one pending blob, its two directory levels and the root: what makes the file and
- * the directories it may have needed durable, without touching anything else. */
+/* What makes one pending blob durable without touching anything else: the file and the
+ * directory that holds its name (the directories above were made durable by ensure_dir). */
 static int sync_one(struct blob_store *bs, const char *digest, struct err *err)
 {
 	char path[4200];
 	blob_path(bs, digest, path, sizeof(path));
 	if (fsync_path(path, O_RDONLY, err) < 0)
 		return -1;
-	for (int level = 0; level < 2; level++) {
-		*strrchr(path, '/') = '\0';
-		if (fsync_path(path, O_RDONLY | O_DIRECTORY, err) < 0)
-			return -1;
-	}
-	return fsync(bs->root_fd) < 0 ? err_set(err, ERR_IO, "fsync %s: %s", bs->root, strerror(errno))
-				      : 0;
+	*strrchr(path, '/') = '\0';
+	return fsync_path(path, O_RDONLY | O_DIRECTORY, err);
 }
 
 /* A batch of a few blobs is made durable file by file: syncfs() writes back every dirty page
