@@ -1,7 +1,8 @@
 // One folder view (folder + sort + order + filter) or one search, paged by keyset cursors.
 // Rows are known by position: the head is loaded from the top in the chosen order, the tail
 // from the bottom in the opposite order (so the end of a 100,000-message folder is one request
-// away). A jump into the middle walks from the nearer loaded edge in pages of 500.
+// away). Near a loaded edge the list walks on from it; a jump further into a folder (dragging
+// the scroll bar) asks for that position (?at=N) and grows that range forward from there.
 const PAGE = 100;
 const BULK = 500;
 
@@ -17,6 +18,8 @@ export class ListModel {
     this.headNext = undefined; // undefined: not loaded; null: no more
     this.tailLen = 0;
     this.tailNext = undefined;
+    this.mid = null; // {start, len, next}: the range loaded by the last jump
+    this.canJump = opts.canJump === true;
     this.busy = false;
     this.error = null;
     this.loaded = false;
@@ -98,10 +101,21 @@ export class ListModel {
       if (this.tailNext === null) return null;
       return { cursor: this.tailNext || null, limit, reverse: true, part: 'tail' };
     }
-    // the middle: walk from whichever loaded edge is nearer
+    // the middle: walk from whichever loaded edge is nearer, or jump there
     if (from >= this.headLen && to <= tailStart) {
+      if (this.covered(from, to)) return null;
       const dHead = from - this.headLen;
       const dTail = tailStart - to;
+      if (this.canJump) {
+        const m = this.mid;
+        const mEnd = m ? m.start + m.len : -1;
+        if (m && m.next && from >= m.start && from <= mEnd + BULK && to > mEnd)
+          return { cursor: m.next, limit: Math.min(BULK, Math.max(PAGE, to - mEnd + 20)), reverse: false, part: 'mid', pos: mEnd };
+        if (Math.min(dHead, dTail) > BULK) {
+          const at = Math.max(0, from - 20);
+          return { at, limit: Math.min(BULK, Math.max(PAGE, to - at + 20)), reverse: false, part: 'jump', pos: at };
+        }
+      }
       if (dHead <= dTail && this.headNext) return { cursor: this.headNext, limit: BULK, reverse: false, part: 'head' };
       if (this.tailNext !== null) return { cursor: this.tailNext || null, limit: BULK, reverse: true, part: 'tail' };
       if (this.headNext) return { cursor: this.headNext, limit: BULK, reverse: false, part: 'head' };
@@ -114,7 +128,14 @@ export class ListModel {
     if (this.onItems) this.onItems(items);
     if (typeof r.total === 'number' && r.total >= 0) this.total = r.total;
     if (r.pending !== undefined) this.extra.pending = r.pending;
-    if (step.part === 'head') {
+    if (step.part === 'mid' || step.part === 'jump') {
+      for (let i = 0; i < items.length; i++) this.rows[step.pos + i] = items[i].id;
+      if (step.part === 'jump') this.mid = { start: step.pos, len: items.length, next: r.next || null };
+      else {
+        this.mid.len += items.length;
+        this.mid.next = r.next || null;
+      }
+    } else if (step.part === 'head') {
       for (let i = 0; i < items.length; i++) this.rows[this.headLen + i] = items[i].id;
       this.headLen += items.length;
       this.headNext = r.next || null;
@@ -131,11 +152,19 @@ export class ListModel {
     this.loaded = true;
   }
 
-  // Drop ids (moved away, deleted) without a reload: positions after them shift up.
+  // Are the rows [from, to) all known?
+  covered(from, to) {
+    for (let i = from; i < Math.min(to, this.length); i++) if (this.rows[i] == null) return false;
+    return true;
+  }
+
+  // Drop ids (moved away, deleted) without a reload: positions after them shift up. A range
+  // from a jump is let go (it is loaded again when looked at).
   remove(ids) {
     const set = new Set(ids);
     let removedHead = 0;
     let removedTail = 0;
+    let removedMid = 0;
     const tailStart = this.total - this.tailLen;
     const rows = [];
     for (let i = 0; i < Math.max(this.rows.length, this.total); i++) {
@@ -143,12 +172,14 @@ export class ListModel {
       if (id != null && set.has(id)) {
         if (i < this.headLen) removedHead++;
         else if (i >= tailStart) removedTail++;
+        else removedMid++;
         continue;
       }
       rows.push(id);
     }
-    const n = removedHead + removedTail;
+    const n = removedHead + removedTail + removedMid;
     if (!n) return 0;
+    this.mid = null;
     this.headLen -= removedHead;
     this.tailLen -= removedTail;
     if (this.total >= 0) this.total = Math.max(0, this.total - n);
@@ -189,6 +220,7 @@ export class ListModel {
     this.headLen = 0;
     this.tailLen = 0;
     this.tailNext = undefined;
+    this.mid = null;
     this.total = -1;
     this.apply({ part: 'head' }, r);
     if (this.headNext !== null) this.tailNext = undefined;

@@ -347,15 +347,16 @@ export class MailStore {
       };
     } else {
       const { folderId, sort, order, filter } = s;
-      fetchPage = async ({ cursor, limit, reverse }) => {
+      fetchPage = async ({ cursor, limit, reverse, at }) => {
         const p = new URLSearchParams({ folder: String(folderId), limit: String(limit), sort });
         p.set('order', reverse ? (order === 'asc' ? 'desc' : 'asc') : order);
         if (filter) p.set('filter', filter);
         if (cursor) p.set('cursor', cursor);
+        if (at != null) p.set('at', String(at));
         return this.api.get('/api/v1/messages?' + p.toString());
       };
     }
-    const list = new ListModel(key, fetchPage, { canReverse: !s.search });
+    const list = new ListModel(key, fetchPage, { canReverse: !s.search, canJump: !s.search });
     list.onItems = (items) => {
       for (const it of items) this.items.set(it.id, it);
     };
