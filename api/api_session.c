@@ -77,7 +77,7 @@ static int step_one_for(struct req *rq, struct resp *rs, const struct httpauth *
 		snprintf(p.address, sizeof(p.address), "%s", p.cf.user);
 	if (must_be && strcmp(p.address, must_be) != 0)
 		return api_error(rs, 400, "bad_request", "prove the password of %s", must_be);
-	if (store_login_allowed(app->store, p.address, time_now(), &pol, &retry, &err) < 0)
+	if (store_login_allowed(app->store, p.address, time_now_ms(), &pol, &retry, &err) < 0)
 		return err.code == ERR_LIMIT ? rate_limited(rq, rs, retry) : api_error_from(rs, &err);
 	if (store_account_get(app->store, p.address, &a, &err) == 0 && !a.disabled) {
 		p.account_id = a.id;
@@ -104,7 +104,7 @@ static void login_failed(struct req *rq, const struct scram_pending *p, const ch
 {
 	struct store_login_policy pol = api_login_policy(&rq->app->cfg);
 	struct err err;
-	if (store_login_failed(rq->app->store, p->address, time_now(), &pol, &err) < 0)
+	if (store_login_failed(rq->app->store, p->address, time_now_ms(), &pol, &err) < 0)
 		log_error("auth", "req=%s err=\"%s\"", rq->id, err.msg);
 	rq->audit_actor = p->address;
 	api_audit(rq, "auth.login.fail",

@@ -28,7 +28,7 @@ static int code_refused(struct req *rq, struct resp *rs, const char *type)
 {
 	struct store_login_policy p = api_login_policy(&rq->app->cfg);
 	struct err err;
-	if (store_login_failed(rq->app->store, rq->caller->address, time_now(), &p, &err) < 0)
+	if (store_login_failed(rq->app->store, rq->caller->address, time_now_ms(), &p, &err) < 0)
 		log_error("auth", "req=%s err=\"%s\"", rq->id, err.msg);
 	api_audit(rq, type, NULL);
 	return api_error(rs, 401, "totp_invalid", "the code is wrong, expired or already used");
@@ -39,7 +39,7 @@ static int throttled(struct req *rq, struct resp *rs)
 	struct store_login_policy p = api_login_policy(&rq->app->cfg);
 	int64_t retry;
 	struct err err;
-	if (store_login_allowed(rq->app->store, rq->caller->address, time_now(), &p, &retry,
+	if (store_login_allowed(rq->app->store, rq->caller->address, time_now_ms(), &p, &retry,
 				&err) == 0)
 		return 0;
 	if (err.code != ERR_LIMIT)

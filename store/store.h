@@ -133,11 +133,14 @@ struct store_login_policy {
 	int64_t lock_after;  /* failures before the lock */
 	int64_t lock_seconds;
 };
-/* 0 when an attempt may proceed now; else ERR_LIMIT with *retry_after_r seconds. */
-int store_login_allowed(struct store *st, const char *address, int64_t now,
+/* now_ms is unix milliseconds (time_now_ms()): a wait or lock counts from the failure to the
+ * millisecond, never from the start of its second. 0 when an attempt may proceed now; else
+ * ERR_LIMIT with *retry_after_r the seconds to wait, rounded up (at least 1). */
+int store_login_allowed(struct store *st, const char *address, int64_t now_ms,
 			const struct store_login_policy *p, int64_t *retry_after_r,
 			struct err *err) YZ_WUR;
-int store_login_failed(struct store *st, const char *address, int64_t now,
+/* Record a failure at now_ms (taken when the attempt failed, not when it began). */
+int store_login_failed(struct store *st, const char *address, int64_t now_ms,
 		       const struct store_login_policy *p, struct err *err) YZ_WUR;
 int store_login_succeeded(struct store *st, const char *address, struct err *err) YZ_WUR;
 

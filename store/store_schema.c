@@ -105,6 +105,9 @@ const char *const store_migrations[] = {
 	"  selector TEXT NOT NULL,"
 	"  key_pem TEXT NOT NULL,"
 	"  created INTEGER NOT NULL);",
+	/* 4: sign-in failures are timed in milliseconds (login_failures.last_failure): in whole
+	 * seconds a wait or lock ran from the start of the failure's second, up to 1 s short */
+	"UPDATE login_failures SET last_failure = last_failure * 1000;",
 };
 
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

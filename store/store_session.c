@@ -208,12 +208,12 @@ static int64_t wait_after(int64_t failures, const struct store_login_policy *p)
 	return n >= 8 ? 300 : ((int64_t)1 << n);
 }
 
-int store_login_allowed(struct store *st, const char *address, int64_t now,
+int store_login_allowed(struct store *st, const char *address, int64_t now_ms,
 			const struct store_login_policy *p, int64_t *retry_after_r,
 			struct err *err)
 {
 	sqlite3_stmt *s;
-	int64_t failures, last, wait;
+	int64_t failures, last_ms, until_ms;
 
 	if (db_prepare(st->db, "SELECT failures, last_failure FROM login_failures WHERE address = ?",
 		       &s, err) < 0)
@@ -222,18 +222,19 @@ int store_login_allowed(struct store *st, const char *address, int64_t now,
 	if (sqlite3_step(s) != SQLITE_ROW) /* no failures on record; an error is no "allowed" */
 		return db_end(st->db, s, "login failures", err);
 	failures = sqlite3_column_int64(s, 0);
-	last = sqlite3_column_int64(s, 1);
+	last_ms = sqlite3_column_int64(s, 1);
 	db_done(st->db, s);
-	wait = wait_after(failures, p);
-	if (now < last + wait) {
-		*retry_after_r = last + wait - now;
+	/* milliseconds: with whole seconds a failure at 10.999 s waited 1 s only until 11.000 s */
+	until_ms = last_ms + wait_after(failures, p) * 1000;
+	if (now_ms < until_ms) {
+		*retry_after_r = (until_ms - now_ms + 999) / 1000;
 		return err_set(err, ERR_LIMIT, "too many failed sign-ins; retry in %lld s",
 			       (long long)*retry_after_r);
 	}
 	return 0;
 }
 
-int store_login_failed(struct store *st, const char *address, int64_t now,
+int store_login_failed(struct store *st, const char *address, int64_t now_ms,
 		       const struct store_login_policy *p, struct err *err)
 {
 	sqlite3_stmt *s;
@@ -247,9 +248,9 @@ int store_login_failed(struct store *st, const char *address, int64_t now,
 		       &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, address);
-	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 2, now_ms);
 	sqlite3_bind_int64(s, 3, p->lock_after);
-	sqlite3_bind_int64(s, 4, p->lock_seconds);
+	sqlite3_bind_int64(s, 4, p->lock_seconds * 1000);
 	return store_step_done(st, s, "record failure", err);
 }
 

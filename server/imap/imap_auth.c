@@ -98,7 +98,7 @@ static void conclude(struct imap_session *s, struct buf *out, const char *tag, e
 				  imap_capabilities(s));
 		return;
 	}
-	if (store_login_failed(srv->store, address, time_now(), &srv->lim.login, &err) < 0)
+	if (store_login_failed(srv->store, address, time_now_ms(), &srv->lim.login, &err) < 0)
 		log_error("imap", "msg=\"recording a sign-in failure failed\" err=\"%s\"", err.msg);
 	audit(s, mech, address, false, reason, 0);
 	(void)!buf_printf(out, "%s NO [AUTHENTICATIONFAILED] Authentication failed\r\n", tag);
@@ -115,7 +115,7 @@ static void check_password(struct imap_session *s, struct buf *out, const char *
 	struct err err;
 
 	sasl_srv_key_address(user, address, sizeof(address));
-	if (store_login_allowed(srv->store, address, time_now(), &srv->lim.login, &retry, &err) <
+	if (store_login_allowed(srv->store, address, time_now_ms(), &srv->lim.login, &retry, &err) <
 	    0) {
 		audit(s, mech, address, false, err.code == ERR_LIMIT ? "locked" : "internal error", 0);
 		(void)!buf_printf(out,

@@ -24,6 +24,7 @@
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "server/net/netconn.h"
 #include "server/net/netsvc.h"
 #include "server/net/sasl_srv.h"
 #include "store/mail.h"
@@ -141,7 +142,7 @@ struct imap_session {
 	struct bufferevent *bev;
 	struct event *timer; /* autologout, IDLE timeout, linger */
 	struct event *delay; /* the commands-per-second pause, and the IDLE poll */
-	int64_t close_by_ms;
+	struct netconn_linger linger; /* a closing session */
 	char ip[64];
 
 	/* loop */

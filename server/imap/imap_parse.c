@@ -127,6 +127,15 @@ int imap_scan(const char *in, size_t len, struct imap_scan *st)
 			st->error = IMAP_SCAN_LONG;
 			return -1;
 		}
+		/* the total is checked at every byte, not only where the input happens to end:
+		 * otherwise a command over max_total passes when it arrives in one read and fails
+		 * when it comes in pieces (literal bytes never cross it: their announcement is
+		 * refused first) */
+		if (i > st->max_total) {
+			st->pos = i;
+			st->error = IMAP_SCAN_TOOBIG;
+			return -1;
+		}
 	}
 	st->pos = i;
 	if (i > st->max_total) {
@@ -271,6 +280,12 @@ static int parse_atom(struct parser *ps, struct imap_arg *arg)
 				eol++;
 			if (close == NULL || close > eol) {
 				ps->why = "unterminated [";
+				return -1;
+			}
+			/* the section is part of the atom: no NUL there either (RFC 3501 section 9:
+			 * CHAR is %x01-7F), or the atom would end early as a C string */
+			if (memchr(q, '\0', (size_t)(close - q)) != NULL) {
+				ps->why = "NUL in a command";
 				return -1;
 			}
 			q = close + 1;
@@ -546,38 +561,49 @@ static int mb64_val(unsigned char c)
 	return p ? (int)(p - mb64) : -1;
 }
 
-static void put_utf16(struct buf *b, const uint16_t *u, size_t n)
+/* A shifted run (RFC 3501 section 5.1.3): "&", modified base64 of UTF-16BE, "-". One run holds
+ * every consecutive non-printable character however many there are: two adjacent runs are not
+ * the canonical form, and imap_mutf7_decode refuses them. */
+struct shift {
+	uint32_t bits;
+	int nbits;
+	bool open;
+};
+
+static void shift_put(struct buf *b, struct shift *sh, uint16_t u)
 {
-	uint32_t bits = 0;
-	int nbits = 0;
-	(void)!buf_append(b, "&", 1);
-	for (size_t i = 0; i < n; i++) {
-		bits = (bits << 16) | u[i];
-		nbits += 16;
-		while (nbits >= 6) {
-			nbits -= 6;
-			(void)!buf_append(b, &mb64[(bits >> nbits) & 0x3f], 1);
-		}
+	if (!sh->open) {
+		(void)!buf_append(b, "&", 1);
+		sh->open = true;
 	}
-	if (nbits > 0)
-		(void)!buf_append(b, &mb64[(bits << (6 - nbits)) & 0x3f], 1);
+	sh->bits = (sh->bits << 16) | u;
+	sh->nbits += 16;
+	while (sh->nbits >= 6) {
+		sh->nbits -= 6;
+		(void)!buf_append(b, &mb64[(sh->bits >> sh->nbits) & 0x3f], 1);
+	}
+}
+
+static void shift_close(struct buf *b, struct shift *sh)
+{
+	if (!sh->open)
+		return;
+	if (sh->nbits > 0)
+		(void)!buf_append(b, &mb64[(sh->bits << (6 - sh->nbits)) & 0x3f], 1);
 	(void)!buf_append(b, "-", 1);
+	*sh = (struct shift){0};
 }
 
 int imap_mutf7_encode(const char *in, size_t n, struct buf *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	uint16_t u[256];
-	size_t nu = 0;
+	struct shift sh = {0};
 
 	if (!utf8_valid(in, n))
 		return -1;
 	for (size_t i = 0; i < n;) {
 		if (s[i] >= 0x20 && s[i] < 0x7f) {
-			if (nu) {
-				put_utf16(out, u, nu);
-				nu = 0;
-			}
+			shift_close(out, &sh);
 			if (s[i] == '&')
 				(void)!buf_append(out, "&-", 2);
 			else
@@ -598,20 +624,15 @@ int imap_mutf7_encode(const char *in, size_t n, struct buf *out)
 			cp = (uint32_t)(s[i] & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3f) << 12 |
 			     (uint32_t)(s[i + 2] & 0x3f) << 6 | (s[i + 3] & 0x3f);
 		i += l ? l : 1;
-		if (nu + 2 > sizeof(u) / sizeof(u[0])) {
-			put_utf16(out, u, nu);
-			nu = 0;
-		}
 		if (cp >= 0x10000) {
 			cp -= 0x10000;
-			u[nu++] = (uint16_t)(0xd800 | (cp >> 10));
-			u[nu++] = (uint16_t)(0xdc00 | (cp & 0x3ff));
+			shift_put(out, &sh, (uint16_t)(0xd800 | (cp >> 10)));
+			shift_put(out, &sh, (uint16_t)(0xdc00 | (cp & 0x3ff)));
 		} else {
-			u[nu++] = (uint16_t)cp;
+			shift_put(out, &sh, (uint16_t)cp);
 		}
 	}
-	if (nu)
-		put_utf16(out, u, nu);
+	shift_close(out, &sh);
 	return 0;
 }
 

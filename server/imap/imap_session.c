@@ -76,7 +76,7 @@ static void close_check(struct imap_session *s)
 	struct timeval tv = {0, 20000};
 	if (s->dead)
 		return;
-	if (netconn_flushed(s->bev) || time_now_ms() >= s->close_by_ms) {
+	if (netconn_linger_over(s->bev, &s->linger)) {
 		session_kill(s);
 		return;
 	}
@@ -88,9 +88,9 @@ static void start_close(struct imap_session *s)
 	if (!imap_alive(s))
 		return;
 	s->closing = true;
-	s->close_by_ms = time_now_ms() + IMAP_LINGER_S * 1000;
 	evtimer_del(s->delay);
-	netconn_linger(s->bev, s->timer); /* close_check from the loop */
+	/* close_check from the loop */
+	netconn_linger(s->bev, s->timer, &s->linger, IMAP_LINGER_S * 1000);
 }
 
 void imap_bye(struct imap_session *s, const char *fmt, ...)
@@ -299,8 +299,12 @@ void imap_session_free_all(struct imap_server *srv)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct imap_session *s = arg;
-	if (netconn_ended(bev, what, "imap", s->id, s->ip))
-		session_kill(s);
+	if (!netconn_ended(bev, what, "imap", s->id, s->ip))
+		return;
+	/* a closing session's reply may still be on its way */
+	if (s->closing && !(what & BEV_EVENT_ERROR) && !netconn_linger_eof(bev, &s->linger))
+		return;
+	session_kill(s);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -308,8 +312,9 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct imap_session *s = arg;
 	if (s->dead)
 		return;
-	if (s->closing) {
-		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+	if (s->closing) { /* nothing more is read from a closing session: it lingers */
+		if (!netconn_linger_drain(bev, &s->linger))
+			session_kill(s);
 		return;
 	}
 	if (s->busy)

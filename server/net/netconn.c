@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 #include "netsvc.h"
 
 struct bufferevent *netconn_new(struct netsvc *svc, int fd, bool tls)
@@ -85,14 +86,61 @@ bool netconn_flushed(struct bufferevent *bev)
 	return u == NULL || evbuffer_get_length(bufferevent_get_output(u)) == 0;
 }
 
-void netconn_linger(struct bufferevent *bev, struct event *timer)
+void netconn_linger(struct bufferevent *bev, struct event *timer, struct netconn_linger *lg,
+		    int64_t linger_ms)
 {
 	struct timeval now = {0, 0};
+	*lg = (struct netconn_linger){.close_by_ms = time_now_ms() + linger_ms};
 	if (bev) {
-		bufferevent_disable(bev, EV_READ);
+		struct evbuffer *in = bufferevent_get_input(bev);
+		/* also lifts libevent's read pause at the input high-water mark */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		bufferevent_enable(bev, EV_READ);
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	}
 	evtimer_add(timer, &now);
+}
+
+bool netconn_linger_drain(struct bufferevent *bev, struct netconn_linger *lg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+	evbuffer_drain(in, n);
+	lg->drained += n;
+	return lg->drained <= NETCONN_DRAIN_MAX;
+}
+
+bool netconn_linger_eof(struct bufferevent *bev, struct netconn_linger *lg)
+{
+	lg->peer_done = true;
+	bufferevent_disable(bev, EV_READ);
+	return netconn_flushed(bev);
+}
+
+bool netconn_linger_over(struct bufferevent *bev, struct netconn_linger *lg)
+{
+	int64_t now = time_now_ms();
+	struct bufferevent *u;
+	evutil_socket_t fd;
+
+	if (bev == NULL || now >= lg->close_by_ms)
+		return true;
+	if (!netconn_flushed(bev))
+		return false;
+	if (lg->peer_done)
+		return true;
+	if (lg->shut)
+		return false;
+	/* the socket under a STARTTLS filter; under TLS no close_notify is sent (nor was one
+	 * before: clients take the plain end of the stream, see netconn_setup) */
+	u = bufferevent_get_underlying(bev);
+	fd = bufferevent_getfd(u ? u : bev);
+	if (fd < 0 || shutdown(fd, SHUT_WR) < 0)
+		return true;
+	lg->shut = true;
+	if (lg->close_by_ms > now + NETCONN_DRAIN_MS)
+		lg->close_by_ms = now + NETCONN_DRAIN_MS;
+	return false;
 }
 
 bool netconn_ended(struct bufferevent *bev, short what, const char *tag, uint64_t id,

@@ -40,9 +40,42 @@ void netconn_vprintf(struct bufferevent *bev, const char *prefix, const char *fm
 	YZ_PRINTF(3, 0);
 /* Has every byte been written, the socket under a STARTTLS filter included? */
 bool netconn_flushed(struct bufferevent *bev);
-/* A closing session: stop reading, have the write callback run at every drain, and run the
- * timer (the linger check) from the loop at once, never from here. */
-void netconn_linger(struct bufferevent *bev, struct event *timer);
+/* The lingering close of a session [Apache's lingering_close; RFC 9112 section 9.6]. Closing a
+ * socket that still has unread input makes the kernel send a reset instead of the end of the
+ * stream, and a reset can destroy the last reply (a BYE, a 421) before the client reads it;
+ * a client still sending (a 100 KB line past the limit) also sees its send fail. So: the
+ * output is flushed first, then our side is shut down for writing (the client sees the end
+ * right after the reply), and input is read and discarded until the client closes too, at
+ * most NETCONN_DRAIN_MS after the shutdown and NETCONN_DRAIN_MAX bytes, and never past the
+ * deadline given at the start. */
+#define NETCONN_DRAIN_MS 2000
+#define NETCONN_DRAIN_MAX (1024 * 1024)
+
+struct netconn_linger {
+	int64_t close_by_ms; /* the connection ends at this time at the latest */
+	size_t drained;      /* input bytes discarded so far */
+	bool shut;           /* our side is shut down for writing */
+	bool peer_done;      /* the client's input ended (EOF) */
+};
+
+/* A closing session: discard the input buffered so far and keep reading (the read callback
+ * calls netconn_linger_drain), have the write callback run at every drain, and run the timer
+ * (the linger check, netconn_linger_over) from the loop at once, never from here. The
+ * connection ends at most linger_ms from now. */
+void netconn_linger(struct bufferevent *bev, struct event *timer, struct netconn_linger *lg,
+		    int64_t linger_ms);
+/* The read callback of a closing session: discard the input. False once more than
+ * NETCONN_DRAIN_MAX bytes went: end the connection now. */
+bool netconn_linger_drain(struct bufferevent *bev, struct netconn_linger *lg);
+/* The event callback of a closing session at the client's EOF: true when the connection can
+ * end now (the output is flushed); false while output is still to go (reading stops, and
+ * netconn_linger_over says when it is done). */
+bool netconn_linger_eof(struct bufferevent *bev, struct netconn_linger *lg);
+/* The linger check, from the write callback and the timer of a closing session: true when the
+ * connection should end now (the deadline passed, or the output is flushed and the client's
+ * input ended); otherwise, once the output is flushed, our side is shut down for writing (once)
+ * and the caller checks again later. */
+bool netconn_linger_over(struct bufferevent *bev, struct netconn_linger *lg);
 /* From the event callback: has the connection ended (EOF, error, timeout)? A TLS error is
  * logged at debug level under tag with the session's id and ip. */
 bool netconn_ended(struct bufferevent *bev, short what, const char *tag, uint64_t id,

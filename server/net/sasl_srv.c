@@ -73,7 +73,7 @@ int sasl_srv_scram_server_first(struct sasl_srv_scram *sc, const struct sasl_srv
 	unsigned char raw[18];
 	char nonce[B64_ENC_LEN(18)];
 
-	if (store_login_allowed(st, sc->address, time_now(), conf->login, retry_r, err) < 0) {
+	if (store_login_allowed(st, sc->address, time_now_ms(), conf->login, retry_r, err) < 0) {
 		if (err->code != ERR_LIMIT)
 			err->code = ERR_INTERNAL;
 		return -1;

@@ -125,13 +125,13 @@ static void open_drop(struct auth_job *j)
 	}
 }
 
-static void check_password(struct auth_job *j, int64_t now)
+static void check_password(struct auth_job *j)
 {
 	struct pop3_server *srv = j->srv;
 	struct err err;
 
-	if (store_login_allowed(srv->store, j->address, now, &srv->lim.login, &j->retry, &err) <
-	    0) {
+	if (store_login_allowed(srv->store, j->address, time_now_ms(), &srv->lim.login, &j->retry,
+				&err) < 0) {
 		j->result = err.code == ERR_LIMIT ? AUTH_LIMIT : AUTH_TEMP;
 		j->reason = err.code == ERR_LIMIT ? "locked" : "internal error";
 		return;
@@ -153,11 +153,10 @@ static void auth_run(struct netsvc_job *jb)
 	struct auth_job *j = (struct auth_job *)jb;
 	struct pop3_server *srv = j->srv;
 	struct err err;
-	int64_t now = time_now();
 
 	j->result = AUTH_FAIL;
 	if (j->mech != M_SCRAM) {
-		check_password(j, now);
+		check_password(j);
 	} else if (j->scram_ok && store_account_get_id(srv->store, j->account_id, &j->acct,
 						       &err) == 0 && !j->acct.disabled) {
 		j->result = AUTH_OK;
@@ -171,7 +170,7 @@ static void auth_run(struct netsvc_job *jb)
 	if (j->result == AUTH_OK)
 		open_drop(j);
 	else if (j->result == AUTH_FAIL &&
-		 store_login_failed(srv->store, j->address, now, &srv->lim.login, &err) < 0)
+		 store_login_failed(srv->store, j->address, time_now_ms(), &srv->lim.login, &err) < 0)
 		log_error("pop3", "msg=\"recording a sign-in failure failed\" err=\"%s\"", err.msg);
 	if (j->password) {
 		OPENSSL_cleanse(j->password, strlen(j->password));

@@ -28,6 +28,7 @@
 #include "lib/scram.h"
 #include "pop3.h"
 #include "pop3_parse.h"
+#include "server/net/netconn.h"
 #include "server/net/netsvc.h"
 #include "server/net/sasl_srv.h"
 #include "store/blob.h"
@@ -139,7 +140,7 @@ struct pop3_session {
 	int port;
 	struct bufferevent *bev;
 	struct event *timer;  /* the idle timeout; linger after close */
-	int64_t close_by_ms;  /* a closing session is dropped at this time at the latest */
+	struct netconn_linger linger; /* a closing session */
 	struct arena *cmd;    /* reset after each command */
 	char ip[64];
 

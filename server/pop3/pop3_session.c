@@ -87,7 +87,7 @@ static void close_check(struct pop3_session *s)
 	struct timeval tv = {0, 20000};
 	if (s->dead)
 		return;
-	if (netconn_flushed(s->bev) || time_now_ms() >= s->close_by_ms) {
+	if (netconn_linger_over(s->bev, &s->linger)) {
 		session_kill(s);
 		return;
 	}
@@ -104,8 +104,8 @@ void pop3_close(struct pop3_session *s, const char *fmt, ...)
 	put_v(s, NULL, fmt, ap);
 	va_end(ap);
 	s->closing = true;
-	s->close_by_ms = time_now_ms() + POP3_LINGER_S * 1000;
-	netconn_linger(s->bev, s->timer); /* close_check from the loop */
+	/* close_check from the loop */
+	netconn_linger(s->bev, s->timer, &s->linger, POP3_LINGER_S * 1000);
 }
 
 /* ---- timers ---- */
@@ -254,8 +254,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 				  SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 		return;
 	}
-	if (netconn_ended(bev, what, "pop3", s->id, s->ip))
-		session_kill(s);
+	if (!netconn_ended(bev, what, "pop3", s->id, s->ip))
+		return;
+	/* a closing session's reply may still be on its way */
+	if (s->closing && !(what & BEV_EVENT_ERROR) && !netconn_linger_eof(bev, &s->linger))
+		return;
+	session_kill(s);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -263,12 +267,13 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct pop3_session *s = arg;
 	if (s->dead)
 		return;
-	if (s->closing || s->waiting) {
-		if (s->closing) /* nothing more is read from a closing session */
-			evbuffer_drain(bufferevent_get_input(bev),
-				       evbuffer_get_length(bufferevent_get_input(bev)));
+	if (s->closing) { /* nothing more is read from a closing session: it lingers */
+		if (!netconn_linger_drain(bev, &s->linger))
+			session_kill(s);
 		return;
 	}
+	if (s->waiting)
+		return;
 	arm_timer(s);
 	process(s);
 }

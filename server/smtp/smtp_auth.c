@@ -94,12 +94,11 @@ static void auth_run(struct netsvc_job *jb)
 	struct auth_job *j = (struct auth_job *)jb;
 	struct smtp_server *srv = j->srv;
 	struct err err;
-	int64_t now = time_now();
 
 	j->result = AUTH_FAIL;
 	if (j->mech != M_SCRAM) {
-		if (store_login_allowed(srv->store, j->address, now, &srv->lim.login, &j->retry,
-					&err) < 0) {
+		if (store_login_allowed(srv->store, j->address, time_now_ms(), &srv->lim.login,
+					&j->retry, &err) < 0) {
 			j->result = err.code == ERR_LIMIT ? AUTH_LIMIT : AUTH_FAIL;
 			j->reason = err.code == ERR_LIMIT ? "locked" : "internal error";
 			goto out;
@@ -128,7 +127,8 @@ static void auth_run(struct netsvc_job *jb)
 				  err.msg);
 		if (store_account_limits(srv->store, j->acct.id, &j->limits, &err) < 0)
 			memset(&j->limits, 0, sizeof(j->limits));
-	} else if (store_login_failed(srv->store, j->address, now, &srv->lim.login, &err) < 0) {
+	} else if (store_login_failed(srv->store, j->address, time_now_ms(), &srv->lim.login,
+				      &err) < 0) {
 		log_error("smtp", "msg=\"recording a sign-in failure failed\" err=\"%s\"", err.msg);
 	}
 out:

@@ -20,6 +20,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "mta/mailauth.h"
+#include "server/net/netconn.h"
 #include "server/net/netsvc.h"
 #include "server/net/sasl_srv.h"
 #include "smtp.h"
@@ -116,7 +117,7 @@ struct smtp_session {
 	struct event *timer; /* idle/data timeouts, linger after close */
 	struct event *delay; /* the tarpit */
 	void (*delay_fn)(struct smtp_session *);
-	int64_t close_by_ms; /* a closing session is dropped at this time at the latest */
+	struct netconn_linger linger; /* a closing session */
 	struct arena *arena; /* the connection's */
 	struct arena *cmd;   /* reset after each command */
 	char ip[64];

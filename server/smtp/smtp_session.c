@@ -82,7 +82,7 @@ static void close_check(struct smtp_session *s)
 	struct timeval tv = {0, 20000};
 	if (s->dead)
 		return;
-	if (netconn_flushed(s->bev) || time_now_ms() >= s->close_by_ms) {
+	if (netconn_linger_over(s->bev, &s->linger)) {
 		session_kill(s);
 		return;
 	}
@@ -99,9 +99,9 @@ void smtp_close(struct smtp_session *s, const char *fmt, ...)
 	reply_v(s, fmt, ap);
 	va_end(ap);
 	s->closing = true;
-	s->close_by_ms = time_now_ms() + SMTP_LINGER_S * 1000;
 	evtimer_del(s->delay);
-	netconn_linger(s->bev, s->timer); /* close_check from the loop */
+	/* close_check from the loop */
+	netconn_linger(s->bev, s->timer, &s->linger, SMTP_LINGER_S * 1000);
 }
 
 /* ---- timers ---- */
@@ -300,8 +300,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 						   SSL_get_cipher_name(ssl));
 		return;
 	}
-	if (netconn_ended(bev, what, "smtp", s->id, s->ip))
-		session_kill(s);
+	if (!netconn_ended(bev, what, "smtp", s->id, s->ip))
+		return;
+	/* a closing session's reply may still be on its way */
+	if (s->closing && !(what & BEV_EVENT_ERROR) && !netconn_linger_eof(bev, &s->linger))
+		return;
+	session_kill(s);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -309,12 +313,13 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct smtp_session *s = arg;
 	if (s->dead)
 		return;
-	if (s->closing || s->waiting) {
-		if (s->closing) /* nothing more is read from a closing session */
-			evbuffer_drain(bufferevent_get_input(bev),
-				       evbuffer_get_length(bufferevent_get_input(bev)));
+	if (s->closing) { /* nothing more is read from a closing session: it lingers */
+		if (!netconn_linger_drain(bev, &s->linger))
+			session_kill(s);
 		return;
 	}
+	if (s->waiting)
+		return;
 	smtp_arm_timer(s);
 	process(s);
 }

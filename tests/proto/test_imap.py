@@ -739,8 +739,13 @@ class Hostile(unittest.TestCase):
         self.assertTrue(r.cmd("n", "SEARCH " + "(" * 10000 + "ALL" + ")" * 10000)[-1].startswith(b"n BAD"))
         r.send(b'q SEARCH SUBJECT "a\0b"\r\n')
         self.assertTrue(r.until("q")[-1].startswith(b"q BAD"))
-        # a 100 KB line: a clean BYE
-        r.send("x " + "A" * 100000 + "\r\n")
+        # a 100 KB line: a clean BYE. The server answers at 64 KB while the rest is still on
+        # its way; it reads and discards that rest before it closes (a lingering close), so
+        # the BYE is not lost to a reset. Should the send fail anyway, the BYE is still due.
+        try:
+            r.send("x " + "A" * 100000 + "\r\n")
+        except OSError:
+            pass
         out = []
         try:
             while True:
@@ -762,6 +767,27 @@ class Hostile(unittest.TestCase):
             r.close()
         self.assert_alive()
         self.assertLess(rss_kb(pid) - rss0, 64 * 1024, "RSS grew by more than 64 MiB")
+
+    def test_bye_reaches_a_client_still_sending(self):
+        # The server answers a line past the 64 KB limit with BYE while the client is still
+        # sending it. It must keep reading (and discarding) after the BYE instead of closing
+        # with unread input: that close is a TCP reset, which fails the client's send and can
+        # destroy the BYE before it is read. Then it ends the stream, so the client sees EOF.
+        for _ in range(3):
+            r = Raw()
+            r.cmd("l", "LOGIN %s %s" % ALICE[:2])
+            r.send("x " + "A" * 70000)
+            time.sleep(0.3)  # the BYE is out and the session is closing
+            r.send("A" * 200000 + "\r\n")  # must not fail
+            out = []
+            t0 = time.monotonic()
+            with self.assertRaises(EOFError):
+                while True:
+                    out.append(r.line())
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertTrue(any(ln.startswith(b"* BYE Line too long") for ln in out), out[:3])
+            r.close()
+        self.assert_alive()
 
     def test_commands_per_second_are_paced(self):
         r = Raw()

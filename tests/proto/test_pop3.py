@@ -552,6 +552,35 @@ class Lockout(unittest.TestCase):
         self.assertTrue(all(x[3]["protocol"] == "pop3" and x[2] == ip for x in fails))
         self.assertIn("locked", [x[3]["reason"] for x in fails])
 
+    def test_wait_is_not_cut_at_a_second_boundary(self):
+        # The third failure starts a wait of 1 s. When failures were kept in whole seconds, one
+        # late in a second was let off at the next boundary, a few milliseconds later. Here the
+        # third failure lands at about .70 and the next attempt comes just after the boundary,
+        # about 0.35 s later: still within the wait. (Unknown addresses are throttled alike.)
+        for n in range(5):
+            who, ip = "late-in-a-second-%d@%s" % (n, D), SRV.new_ip()
+            for _ in range(2):
+                r = Raw(SRV, "pop3s", ip=ip)
+                self.assertEqual(r.login(who, "wrong"), b"-ERR [AUTH] Authentication failed")
+                r.close()
+            third, fourth = Raw(SRV, "pop3s", ip=ip), Raw(SRV, "pop3s", ip=ip)
+            for r in (third, fourth):
+                self.assertTrue(r.cmd("USER " + who).startswith(b"+OK"))
+            time.sleep((0.70 - time.time()) % 1)
+            t_sent = time.time()
+            self.assertEqual(third.cmd("PASS wrong"), b"-ERR [AUTH] Authentication failed")
+            t_reply = time.time()
+            third.close()
+            if int(t_reply) != int(t_sent) or t_reply - t_sent > 0.25:
+                fourth.close()  # it may have been recorded after the boundary: again
+                continue
+            time.sleep(int(t_sent) + 1.05 - time.time())
+            got = fourth.cmd("PASS wrong")
+            fourth.close()
+            self.assertTrue(got.startswith(b"-ERR [LOGIN-DELAY]"), got)
+            return
+        self.skipTest("no failure between .70 and the next second boundary in five tries")
+
 
 class AppPasswords(unittest.TestCase):
     def cli(self, *args):

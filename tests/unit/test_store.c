@@ -614,7 +614,7 @@ static void test_login_throttle(void **state)
 {
 	struct fx *f = *state;
 	const char *a = "nobody@example.com"; /* unknown addresses are tracked the same way */
-	int64_t t = 1000000, r;
+	int64_t t = 1000000000, r;            /* milliseconds */
 	struct err err;
 
 	assert_int_equal(allowed(f, a, t, &r), 0);
@@ -625,34 +625,68 @@ static void test_login_throttle(void **state)
 	failed(f, a, t); /* 3: waits start */
 	assert_int_equal(allowed(f, a, t, &r), -1);
 	assert_int_equal(r, 1);
-	assert_int_equal(allowed(f, a, t + 1, &r), 0);
-	failed(f, a, t + 1); /* 4 */
-	assert_int_equal(allowed(f, a, t + 1, &r), -1);
+	assert_int_equal(allowed(f, a, t + 1000, &r), 0);
+	failed(f, a, t + 1000); /* 4 */
+	assert_int_equal(allowed(f, a, t + 1000, &r), -1);
 	assert_int_equal(r, 2);
-	assert_int_equal(allowed(f, a, t + 2, &r), -1);
+	assert_int_equal(allowed(f, a, t + 2000, &r), -1);
 	assert_int_equal(r, 1);
-	assert_int_equal(allowed(f, a, t + 3, &r), 0);
-	failed(f, a, t + 3); /* 5: locked */
-	assert_int_equal(allowed(f, a, t + 3, &r), -1);
+	assert_int_equal(allowed(f, a, t + 3000, &r), 0);
+	failed(f, a, t + 3000); /* 5: locked */
+	assert_int_equal(allowed(f, a, t + 3000, &r), -1);
 	assert_int_equal(r, 100);
-	assert_int_equal(allowed(f, a, t + 102, &r), -1);
+	assert_int_equal(allowed(f, a, t + 102000, &r), -1);
 	assert_int_equal(r, 1);
 	/* other addresses are not affected */
-	assert_int_equal(allowed(f, "other@example.com", t + 3, &r), 0);
+	assert_int_equal(allowed(f, "other@example.com", t + 3000, &r), 0);
 	/* when the lock has run out, the count starts afresh */
-	assert_int_equal(allowed(f, a, t + 103, &r), 0);
-	failed(f, a, t + 103);
-	assert_int_equal(allowed(f, a, t + 103, &r), 0);
+	assert_int_equal(allowed(f, a, t + 103000, &r), 0);
+	failed(f, a, t + 103000);
+	assert_int_equal(allowed(f, a, t + 103000, &r), 0);
 
 	/* success clears the count */
-	failed(f, a, t + 104);
+	failed(f, a, t + 104000);
 	assert_int_equal(store_login_succeeded(f->st, a, &err), 0);
-	failed(f, a, t + 105);
-	failed(f, a, t + 105);
-	assert_int_equal(allowed(f, a, t + 105, &r), 0);
-	failed(f, a, t + 105);
-	assert_int_equal(allowed(f, a, t + 105, &r), -1);
+	failed(f, a, t + 105000);
+	failed(f, a, t + 105000);
+	assert_int_equal(allowed(f, a, t + 105000, &r), 0);
+	failed(f, a, t + 105000);
+	assert_int_equal(allowed(f, a, t + 105000, &r), -1);
 	assert_int_equal(r, 1);
+}
+
+/* A wait or a lock lasts as long as configured from the failure itself: a failure late in a
+ * second (here at .999) is not let off at the next second boundary, as it was when failures
+ * were kept in whole seconds. The seconds to wait are rounded up. */
+static void test_login_throttle_sub_second(void **state)
+{
+	struct fx *f = *state;
+	const char *a = "late@example.com";
+	int64_t t = 1000000000, r; /* a whole second, in milliseconds */
+
+	failed(f, a, t + 999);
+	failed(f, a, t + 999);
+	failed(f, a, t + 999); /* 3: a wait of 1 s, until t + 1999 */
+	assert_int_equal(allowed(f, a, t + 1000, &r), -1);
+	assert_int_equal(r, 1);
+	assert_int_equal(allowed(f, a, t + 1998, &r), -1);
+	assert_int_equal(r, 1);
+	assert_int_equal(allowed(f, a, t + 1999, &r), 0);
+	failed(f, a, t + 1999); /* 4: 2 s, until t + 3999 */
+	assert_int_equal(allowed(f, a, t + 2000, &r), -1);
+	assert_int_equal(r, 2);
+	assert_int_equal(allowed(f, a, t + 3000, &r), -1);
+	assert_int_equal(r, 1);
+	assert_int_equal(allowed(f, a, t + 3999, &r), 0);
+	failed(f, a, t + 3999); /* 5: locked for 100 s, until t + 103999 */
+	assert_int_equal(allowed(f, a, t + 4000, &r), -1);
+	assert_int_equal(r, 100);
+	assert_int_equal(allowed(f, a, t + 103000, &r), -1);
+	assert_int_equal(r, 1);
+	assert_int_equal(allowed(f, a, t + 103998, &r), -1);
+	assert_int_equal(allowed(f, a, t + 103999, &r), 0);
+	failed(f, a, t + 103999); /* the lock has run out: the count starts afresh */
+	assert_int_equal(allowed(f, a, t + 103999, &r), 0);
 }
 
 /* ---- TOTP ---- */
@@ -784,6 +818,7 @@ int main(void)
 	    T(test_session_lifecycle),
 	    T(test_session_expiry),
 	    T(test_login_throttle),
+	    T(test_login_throttle_sub_second),
 	    T(test_totp_use_compare_and_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
