@@ -682,6 +682,9 @@ static void process(struct imap_session *s)
 		}
 		dispatch(s, s->in.data, s->scan.end);
 	}
+	/* part of a command is here and the rest to come (a literal's CRLF): acknowledge now */
+	if (imap_alive(s) && s->in.len > 0)
+		netconn_quickack(s->bev);
 	if (imap_alive(s) && !s->out_blocked &&
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) > IMAP_OUT_HIGH) {
 		s->out_blocked = true;

@@ -1,6 +1,8 @@
 /* Session connections over libevent bufferevents (netconn.h). */
 #include "netconn.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -84,6 +86,15 @@ bool netconn_flushed(struct bufferevent *bev)
 		return false;
 	u = bufferevent_get_underlying(bev); /* the socket under a STARTTLS filter */
 	return u == NULL || evbuffer_get_length(bufferevent_get_output(u)) == 0;
+}
+
+void netconn_quickack(struct bufferevent *bev)
+{
+	struct bufferevent *u = bufferevent_get_underlying(bev);
+	evutil_socket_t fd = bufferevent_getfd(u ? u : bev);
+	int one = 1;
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
 void netconn_linger(struct bufferevent *bev, struct event *timer, struct netconn_linger *lg,

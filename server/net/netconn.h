@@ -40,6 +40,11 @@ void netconn_vprintf(struct bufferevent *bev, const char *prefix, const char *fm
 	YZ_PRINTF(3, 0);
 /* Has every byte been written, the socket under a STARTTLS filter included? */
 bool netconn_flushed(struct bufferevent *bev);
+/* Send the ACK of what was read now, not delayed (TCP_QUICKACK, which the kernel drops again
+ * by itself). For part of a command with the rest to come: a client writes a literal and then
+ * its CRLF as two small segments, Nagle's algorithm holds the second until the first is
+ * acknowledged, and a delayed ACK put that off by 40 ms; every literal paid that. */
+void netconn_quickack(struct bufferevent *bev);
 /* The lingering close of a session [Apache's lingering_close; RFC 9112 section 9.6]. Closing a
  * socket that still has unread input makes the kernel send a reset instead of the end of the
  * stream, and a reset can destroy the last reply (a BYE, a 421) before the client reads it;

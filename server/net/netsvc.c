@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,10 +353,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	struct netsvc_listener *lc = arg;
 	char ip[64];
+	int one = 1;
 
 	(void)l;
 	(void)socklen;
 	client_ip(sa, ip, sizeof(ip));
+	/* Replies go out whole from a bufferevent, so Nagle's algorithm only ever held back the
+	 * second of two writes in a row (the TLS handshake's records, a reply after a greeting)
+	 * until the client's delayed ACK, 40 ms later: every TLS connection paid that. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (lc->svc->stopping) {
 		evutil_closesocket(fd);
 		return;
