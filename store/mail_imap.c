@@ -41,14 +41,16 @@ void mail_imap_read_end(struct mailbox *mb)
 }
 
 int mail_imap_uids(struct mailbox *mb, int64_t folder, uint32_t **uids_r, size_t *n_r,
-		   struct err *err)
+		   uint32_t *first_unseen_r, struct err *err)
 {
 	sqlite3_stmt *s;
-	uint32_t *v = NULL;
+	uint32_t *v = NULL, unseen = 0;
 	size_t n = 0, cap = 0;
 
+	/* from the covering index messages_live_uid alone */
 	if (db_prepare(mb->db,
-		       "SELECT uid FROM messages WHERE folder_id = ? AND expunged_at = 0 ORDER BY uid",
+		       "SELECT uid, flags FROM messages WHERE folder_id = ? AND expunged_at = 0"
+		       " ORDER BY uid",
 		       &s, err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, folder);
@@ -57,7 +59,10 @@ int mail_imap_uids(struct mailbox *mb, int64_t folder, uint32_t **uids_r, size_t
 			cap = cap ? cap * 2 : 256;
 			v = xrealloc(v, cap * sizeof(*v));
 		}
-		v[n++] = (uint32_t)sqlite3_column_int64(s, 0);
+		v[n] = (uint32_t)sqlite3_column_int64(s, 0);
+		if (unseen == 0 && (sqlite3_column_int64(s, 1) & MAIL_SEEN) == 0)
+			unseen = v[n];
+		n++;
 	}
 	if (db_end(mb->db, s, "list uids", err) < 0) {
 		free(v);
@@ -65,6 +70,8 @@ int mail_imap_uids(struct mailbox *mb, int64_t folder, uint32_t **uids_r, size_t
 	}
 	*uids_r = v;
 	*n_r = n;
+	if (first_unseen_r)
+		*first_unseen_r = unseen;
 	return 0;
 }
 
@@ -298,21 +305,6 @@ int mail_imap_deleted(struct mailbox *mb, int64_t folder, const uint32_t *lo,
 	*uids_r = uids;
 	*n_r = n;
 	return 0;
-}
-
-int mail_imap_first_unseen(struct mailbox *mb, int64_t folder, uint32_t *uid_r, struct err *err)
-{
-	sqlite3_stmt *s;
-	*uid_r = 0;
-	if (db_prepare(mb->db,
-		       "SELECT min(uid) FROM messages WHERE folder_id = ? AND expunged_at = 0"
-		       " AND (flags & 1) = 0",
-		       &s, err) < 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, folder);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		*uid_r = (uint32_t)sqlite3_column_int64(s, 0);
-	return db_end(mb->db, s, "first unseen", err);
 }
 
 static int u32_cmp(const void *a, const void *b)

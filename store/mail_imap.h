@@ -30,9 +30,10 @@ struct mail_imap_row {
 	char blob[BLOB_HEX];
 };
 
-/* Every live UID of a folder, ascending (malloc'd; caller frees; NULL when empty). */
+/* Every live UID of a folder, ascending (malloc'd; caller frees; NULL when empty), and when
+ * first_unseen_r is not NULL the UID of the first unseen one (0 if none), in the same scan. */
 int mail_imap_uids(struct mailbox *mb, int64_t folder, uint32_t **uids_r, size_t *n_r,
-		   struct err *err) YZ_WUR;
+		   uint32_t *first_unseen_r, struct err *err) YZ_WUR;
 
 /* Rows with lo <= uid <= hi, ascending, in chunks (fn may not call back into the store's
  * write functions). fn returns non-zero to stop (that value is returned); -1 with err when
@@ -75,9 +76,6 @@ int mail_imap_deleted(struct mailbox *mb, int64_t folder, const uint32_t *lo,
 		      const uint32_t *hi, size_t nranges, struct arena *a, int64_t **ids_r,
 		      uint32_t **uids_r, size_t *n_r, struct err *err) YZ_WUR;
 
-/* The UID of the first unseen live message, 0 if none. */
-int mail_imap_first_unseen(struct mailbox *mb, int64_t folder, uint32_t *uid_r,
-			   struct err *err) YZ_WUR;
 
 /* A STORE (RFC 3501 6.4.6). mode: 0 replaces, 1 adds, -1 removes. Colours and the pin are
  * named by the IMAP layer's keyword mapping: colour_mask has bit c set for colour c (1..7);

@@ -181,8 +181,7 @@ void imap_exec_select(struct imap_cmdctx *c)
 		return;
 	}
 	if (mail_imap_read_begin(s->mb, &err) < 0 || mail_folder_get(s->mb, id, c->a, &f, &err) < 0 ||
-	    mail_imap_uids(s->mb, id, &uids, &n, &err) < 0 ||
-	    mail_imap_first_unseen(s->mb, id, &unseen, &err) < 0) {
+	    mail_imap_uids(s->mb, id, &uids, &n, &unseen, &err) < 0) {
 		mail_imap_read_end(s->mb);
 		free(uids);
 		tagged_err(c, &err);
