@@ -490,6 +490,11 @@ static void run_batch(struct mta_delivery *d, struct mta_job *v, size_t n)
 			i++;
 			continue;
 		}
+		if (k == MTA_RCPT_TEMPFAIL) { /* retried with the queue's backoff */
+			result(d, &v[i], MTA_TEMPFAIL, 451, "4.3.0 recipient lookup failed", "none");
+			i++;
+			continue;
+		}
 		size_t e = i + 1;
 		while (e < n && strcmp(v[e].qid, v[i].qid) == 0 &&
 		       strcasecmp(domain_of(v[e].rcpt), domain_of(v[i].rcpt)) == 0 &&

@@ -52,13 +52,20 @@ enum mta_rcpt_kind mta_rcpt_classify(struct store *st, const char *address)
 {
 	char a[400];
 	struct store_rcpt r;
+	struct err err;
+	bool hosted;
 
 	if (!canonical(address, a, sizeof(a)))
 		return MTA_RCPT_BAD;
-	if (!store_domain_exists(st, strrchr(a, '@') + 1))
+	/* a failed lookup is no answer: as "not hosted" it would relay (or refuse as a relay)
+	 * mail for our own domain, and as "nobody here" it would bounce it for good */
+	if (store_domain_lookup(st, strrchr(a, '@') + 1, &hosted, &err) < 0)
+		return MTA_RCPT_TEMPFAIL;
+	if (!hosted)
 		return MTA_RCPT_REMOTE;
-	if (store_rcpt_lookup(st, a, &r, NULL) < 0 || r.kind == STORE_RCPT_NONE || r.disabled ||
-	    r.is_admin)
+	if (store_rcpt_lookup(st, a, &r, &err) < 0)
+		return err.code == ERR_INVALID ? MTA_RCPT_BAD : MTA_RCPT_TEMPFAIL;
+	if (r.kind == STORE_RCPT_NONE || r.disabled || r.is_admin)
 		return MTA_RCPT_NOUSER; /* admin accounts have no mailbox */
 	return MTA_RCPT_LOCAL;
 }
@@ -134,13 +141,16 @@ static int expand_one(struct expand *e, const char *address)
 {
 	char a[400];
 	struct store_rcpt r;
+	bool hosted;
 
 	if (++e->total > EXPAND_MAX)
 		return err_set(e->err, ERR_LIMIT, "more than %d recipients after expansion",
 			       EXPAND_MAX);
 	if (!canonical(address, a, sizeof(a)))
 		return 0; /* a bad member address is skipped, not fatal for the rest */
-	if (!store_domain_exists(e->st, strrchr(a, '@') + 1)) {
+	if (store_domain_lookup(e->st, strrchr(a, '@') + 1, &hosted, e->err) < 0)
+		return -1; /* not "remote": that would send our own domain's mail away */
+	if (!hosted) {
 		add_remote(e, a);
 		return 0;
 	}

@@ -20,6 +20,7 @@ enum mta_rcpt_kind {
 	MTA_RCPT_LOCAL,   /* a hosted domain, and someone there (account, alias, list) */
 	MTA_RCPT_NOUSER,  /* a hosted domain, nobody of that name */
 	MTA_RCPT_REMOTE,  /* not a hosted domain */
+	MTA_RCPT_TEMPFAIL, /* the directory could not be read: ask again later, never refuse */
 };
 
 /* Classify a forward-path (without <>). The checks for relay tricks are here, so the SMTP

@@ -109,19 +109,25 @@ int store_domain_list(struct store *st, store_domain_fn *fn, void *ctx, struct e
 	return db_end(st->db, s, "list domains", err);
 }
 
-bool store_domain_exists(struct store *st, const char *name)
+int store_domain_lookup(struct store *st, const char *name, bool *found_r, struct err *err)
 {
 	sqlite3_stmt *s;
+	*found_r = false;
+	if (db_prepare(st->db, "SELECT 1 FROM domains WHERE name = ?", &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, name);
+	*found_r = sqlite3_step(s) == SQLITE_ROW;
+	return db_end(st->db, s, "domain lookup", err);
+}
+
+bool store_domain_exists(struct store *st, const char *name)
+{
 	struct err e;
 	bool found;
-	if (db_prepare(st->db, "SELECT 1 FROM domains WHERE name = ?", &s, &e) < 0) {
+	if (store_domain_lookup(st, name, &found, &e) < 0) {
 		log_warn("store", "domain=\"%.200s\" error=\"%s\"", name, e.msg);
 		return false;
 	}
-	db_bind_text(s, 1, name);
-	found = sqlite3_step(s) == SQLITE_ROW;
-	if (db_end(st->db, s, "domain lookup", &e) < 0)
-		log_warn("store", "domain=\"%.200s\" error=\"%s\"", name, e.msg);
 	return found;
 }
 

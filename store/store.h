@@ -26,7 +26,10 @@ void store_close(struct store **stp);
 int store_domain_add(struct store *st, const char *name, int64_t *id_r, struct err *err) YZ_WUR;
 typedef void store_domain_fn(void *ctx, int64_t id, const char *name, int64_t created);
 int store_domain_list(struct store *st, store_domain_fn *fn, void *ctx, struct err *err) YZ_WUR;
-bool store_domain_exists(struct store *st, const char *name);
+bool store_domain_exists(struct store *st, const char *name); /* false on an error too */
+/* Is name a hosted domain? -1 when the directory could not be read. */
+int store_domain_lookup(struct store *st, const char *name, bool *found_r,
+			struct err *err) YZ_WUR;
 
 /* Accounts */
 struct store_account {

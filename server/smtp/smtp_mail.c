@@ -422,6 +422,9 @@ enum smtp_ret smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		return SMTP_NEXT;
 	case MTA_RCPT_NOUSER:
 		return unknown_rcpt(s, addr);
+	case MTA_RCPT_TEMPFAIL:
+		smtp_reply(s, "451 4.3.0 <%s>: Recipient lookup failed; try again later", addr);
+		return SMTP_NEXT;
 	default:
 		if (!s->authed)
 			smtp_audit_refused(s, "bad recipient address", addr);

@@ -28,10 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "lib/arena.h"
 #include "lib/util.h"
 #include "mta/dns.h"
 #include "mta/mailauth.h"
+#include "mta/route.h"
+#include "store/store.h"
 
 #define DATA YZ_SOURCE_DIR "/tests/data/mailauth/"
 #define PYTHON "/usr/bin/python3" /* Debian's, where python3-dkim lives */
@@ -1305,6 +1309,45 @@ static void test_new_free(void **state)
 	mailauth_free(&ma); /* NULL is fine */
 }
 
+/* mta_rcpt_classify: what an address is here, and a directory that cannot be read is a
+ * temporary failure, never "not hosted" (relayed, or refused as a relay) or "nobody" (bounced). */
+static void test_rcpt_classify(void **state)
+{
+	char dir[] = "/tmp/yz-route-XXXXXX", cmd[200];
+	struct store *st;
+	struct err err;
+	int64_t dom, id;
+	sqlite3 *db;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(dir, true, &st, &err), 0);
+	assert_int_equal(store_domain_add(st, "example.com", &dom, &err), 0);
+	assert_int_equal(store_account_add(st, "ann@example.com", "Ann", ROLE_USER, "pw-1234567",
+					   4096, &id, &err),
+			 0);
+	assert_int_equal(mta_rcpt_classify(st, "ann@example.com"), MTA_RCPT_LOCAL);
+	assert_int_equal(mta_rcpt_classify(st, "ANN@Example.COM"), MTA_RCPT_LOCAL);
+	assert_int_equal(mta_rcpt_classify(st, "bob@example.com"), MTA_RCPT_NOUSER);
+	assert_int_equal(mta_rcpt_classify(st, "bob@elsewhere.org"), MTA_RCPT_REMOTE);
+	assert_int_equal(mta_rcpt_classify(st, "bob%elsewhere.org@example.com"), MTA_RCPT_BAD);
+	assert_int_equal(mta_rcpt_classify(st, "host!bob@example.com"), MTA_RCPT_BAD);
+
+	/* the directory loses its tables under the running store */
+	snprintf(cmd, sizeof(cmd), "%s/directory.db", dir);
+	assert_int_equal(sqlite3_open(cmd, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys=OFF; DROP TABLE domains;", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(mta_rcpt_classify(st, "ann@example.com"), MTA_RCPT_TEMPFAIL);
+	assert_int_equal(mta_rcpt_classify(st, "bob@elsewhere.org"), MTA_RCPT_TEMPFAIL);
+	assert_int_equal(mta_rcpt_classify(st, "bob%elsewhere.org@example.com"), MTA_RCPT_BAD);
+	store_close(&st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1337,6 +1380,7 @@ int main(void)
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_mutants),
 	    cmocka_unit_test(test_new_free),
+	    cmocka_unit_test(test_rcpt_classify),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
