@@ -131,10 +131,19 @@ static void close_app(struct app *app)
 
 #define RELOAD_DRAIN_MS 5000
 
+struct mail_servers {
+	struct smtp_server *smtp;
+	struct imap_server *imap;
+	struct pop3_server *pop3;
+};
+
 /* SIGHUP: load everything new first. Only if all of it is good, a new HTTPS daemon starts on
  * the same socket with the new snapshot, and the old one stops accepting and finishes what
- * it has (keep-alive connections idle past RELOAD_DRAIN_MS are closed). */
-static void reload(struct app *app, struct http_server **srv, int fd)
+ * it has (keep-alive connections idle past RELOAD_DRAIN_MS are closed). The mail listeners
+ * take the new certificate and key for their next connections; their limits and ports stay
+ * until a restart. */
+static void reload(struct app *app, struct http_server **srv, int fd,
+		   const struct mail_servers *mail)
 {
 	struct app napp = *app;
 	struct http_server *nsrv;
@@ -162,6 +171,10 @@ static void reload(struct app *app, struct http_server **srv, int fd)
 	*app = napp;
 	*srv = nsrv;
 	log_set_level(level_of(app->cfg.log_level));
+	if (smtp_server_reload_tls(mail->smtp, &app->cfg, &err) < 0 ||
+	    imap_server_reload_tls(mail->imap, &app->cfg, &err) < 0 ||
+	    pop3_server_reload_tls(mail->pop3, &app->cfg, &err) < 0)
+		log_error("serve", "msg=\"mail TLS not reloaded\" err=\"%s\"", err.msg);
 	log_info("serve", "msg=\"configuration reloaded\"");
 }
 
@@ -250,7 +263,8 @@ int cli_serve(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(&app, &srv, fd);
+			struct mail_servers mail = {smtp, imap, pop3};
+			reload(&app, &srv, fd, &mail);
 			continue;
 		}
 		log_info("serve", "signal=%d msg=\"stopping\"", sig);

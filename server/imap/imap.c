@@ -229,6 +229,11 @@ fail:
 	return -1;
 }
 
+int imap_server_reload_tls(struct imap_server *srv, const struct config *c, struct err *err)
+{
+	return srv ? netsvc_reload_tls(&srv->net, c, err) : 0;
+}
+
 void imap_server_stop(struct imap_server **sp)
 {
 	struct imap_server *srv = *sp;

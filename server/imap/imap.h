@@ -25,5 +25,8 @@ int imap_server_start(struct app *app, const int fds[IMAP_NKINDS], struct imap_s
 		      struct err *err) YZ_WUR;
 /* Stop accepting, close every session (BYE), join the thread. */
 void imap_server_stop(struct imap_server **sp);
+/* SIGHUP: the listeners take the certificate and key of c from the next connection on. */
+int imap_server_reload_tls(struct imap_server *srv, const struct config *c,
+			    struct err *err) YZ_WUR;
 
 #endif

@@ -447,15 +447,17 @@ static int tls_fail(struct netsvc *svc, struct err *err, const char *what, const
 	return err_set(err, ERR_IO, "%s TLS: %s %s: %s", svc->d->label, what, path, e);
 }
 
-static int tls_setup(struct netsvc *svc, const struct config *c, struct err *err)
+/* A new server context from c's certificate and key into *ctx_r (freed on failure). */
+static int tls_context(struct netsvc *svc, const struct config *c, SSL_CTX **ctx_r,
+		       struct err *err)
 {
 	char cert[CONFIG_PATH_MAX], key[CONFIG_PATH_MAX], sid[32];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	int sidlen;
 
+	*ctx_r = NULL;
 	if (ctx == NULL)
 		return tls_fail(svc, err, "context", "");
-	svc->ssl = ctx;
 	config_path(c, c->tls_cert, cert, sizeof(cert));
 	config_path(c, c->tls_key, key, sizeof(key));
 	sidlen = snprintf(sid, sizeof(sid), "yizhan-%s", svc->d->name);
@@ -465,11 +467,58 @@ static int tls_setup(struct netsvc *svc, const struct config *c, struct err *err
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid, (unsigned)sidlen);
 	SSL_CTX_set_alpn_select_cb(ctx, on_alpn, (void *)svc->d->name);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		SSL_CTX_free(ctx);
 		return tls_fail(svc, err, "certificate", cert);
+	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		SSL_CTX_free(ctx);
 		return tls_fail(svc, err, "key", key);
+	}
+	*ctx_r = ctx;
+	return 0;
+}
+
+static int tls_setup(struct netsvc *svc, const struct config *c, struct err *err)
+{
+	return tls_context(svc, c, &svc->ssl, err);
+}
+
+struct tls_swap {
+	struct netsvc *svc;
+	SSL_CTX *ctx;
+};
+
+/* On the loop, where every SSL_new() of a session happens: sessions already running keep a
+ * reference to the old context, so it can go now. */
+static void on_tls_swap(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_swap *sw = arg;
+	SSL_CTX *old = sw->svc->ssl;
+	(void)fd, (void)what;
+	sw->svc->ssl = sw->ctx;
+	SSL_CTX_free(old);
+	free(sw);
+}
+
+int netsvc_reload_tls(struct netsvc *svc, const struct config *c, struct err *err)
+{
+	struct timeval now = {0, 0};
+	struct tls_swap *sw;
+	SSL_CTX *ctx;
+
+	if (svc->d == NULL || svc->base == NULL)
+		return 0; /* not running */
+	if (tls_context(svc, c, &ctx, err) < 0)
+		return -1;
+	sw = xmalloc(sizeof(*sw));
+	*sw = (struct tls_swap){.svc = svc, .ctx = ctx};
+	if (event_base_once(svc->base, -1, EV_TIMEOUT, on_tls_swap, sw, &now) < 0) {
+		SSL_CTX_free(ctx);
+		free(sw);
+		return err_set(err, ERR_INTERNAL, "%s TLS: cannot reach the loop", svc->d->label);
+	}
 	return 0;
 }
 

@@ -148,6 +148,9 @@ int netsvc_run(struct netsvc *svc, struct err *err) YZ_WUR;
 /* From outside the loop: stop accepting, d->stop closes the sessions; returns once the loop
  * has ended (netsvc_sessions_left). */
 void netsvc_stop(struct netsvc *svc);
+/* SIGHUP: load c's certificate and key into a new context now (an error leaves the running
+ * one); the loop takes it for the connections that come next. */
+int netsvc_reload_tls(struct netsvc *svc, const struct config *c, struct err *err) YZ_WUR;
 /* Finish queued jobs, run completions that came after the loop ended (with j->s = NULL), free
  * everything. The protocol frees its own events on svc->base before this. */
 void netsvc_release(struct netsvc *svc);

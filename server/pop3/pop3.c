@@ -119,6 +119,11 @@ int pop3_server_start(struct app *app, const int fds[POP3_NKINDS], struct pop3_s
 	return 0;
 }
 
+int pop3_server_reload_tls(struct pop3_server *srv, const struct config *c, struct err *err)
+{
+	return srv ? netsvc_reload_tls(&srv->net, c, err) : 0;
+}
+
 void pop3_server_stop(struct pop3_server **sp)
 {
 	struct pop3_server *srv = *sp;

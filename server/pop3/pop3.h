@@ -26,5 +26,8 @@ int pop3_server_start(struct app *app, const int fds[POP3_NKINDS], struct pop3_s
 		      struct err *err) YZ_WUR;
 /* Stop accepting, close every session (no UPDATE state for them), join the threads. */
 void pop3_server_stop(struct pop3_server **sp);
+/* SIGHUP: the listeners take the certificate and key of c from the next connection on. */
+int pop3_server_reload_tls(struct pop3_server *srv, const struct config *c,
+			    struct err *err) YZ_WUR;
 
 #endif

@@ -146,6 +146,11 @@ int smtp_server_start(struct app *app, const int fds[SMTP_NKINDS], struct smtp_s
 	return 0;
 }
 
+int smtp_server_reload_tls(struct smtp_server *srv, const struct config *c, struct err *err)
+{
+	return srv ? netsvc_reload_tls(&srv->net, c, err) : 0;
+}
+
 void smtp_server_stop(struct smtp_server **sp)
 {
 	struct smtp_server *srv = *sp;

@@ -25,5 +25,8 @@ int smtp_server_start(struct app *app, const int fds[SMTP_NKINDS], struct smtp_s
 		      struct err *err) YZ_WUR;
 /* Stop accepting, close every session, join the thread. */
 void smtp_server_stop(struct smtp_server **sp);
+/* SIGHUP: the listeners take the certificate and key of c from the next connection on. */
+int smtp_server_reload_tls(struct smtp_server *srv, const struct config *c,
+			    struct err *err) YZ_WUR;
 
 #endif

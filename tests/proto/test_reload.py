@@ -103,6 +103,10 @@ class Reload(unittest.TestCase):
 
     def test_new_certificate_is_served_after_reload(self):
         before = peer_cert(self.srv.port)
+        # the implicit-TLS mail ports: submissions, IMAPS, POP3S
+        mail_ports = [self.srv.base + p for p in (465, 993, 995)]
+        for p in mail_ports:
+            self.assertEqual(peer_cert(p), before, p)
         tls = os.path.join(self.srv.data, "tls")
         key, cert = os.path.join(tls, "new-key.pem"), os.path.join(tls, "new-cert.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
@@ -122,6 +126,9 @@ class Reload(unittest.TestCase):
         with open(os.path.join(tls, "cert.pem")) as f:
             want = ssl.PEM_cert_to_DER_cert(f.read())
         self.assertEqual(after, want)
+        # the mail listeners take it too, from their next connection
+        for p in mail_ports:
+            self.assertTrue(wait_for(lambda: peer_cert(p) == want), "port %d: old certificate" % p)
         # the harness's client must trust the new certificate from now on
         self.srv._ctx = yz.tls_context(os.path.join(tls, "cert.pem"))
         self.assertEqual(self.srv.req("GET", "/healthz").status, 200)
