@@ -92,7 +92,7 @@ static bool set_has(const char *set, const char *k, size_t n)
 }
 
 /* Validate a space-separated keyword list. */
-static int keywords_check(const char *list, struct err *err)
+int mail_keywords_check(const char *list, struct err *err)
 {
 	for (const char *p = list ? list : ""; *p;) {
 		const char *sp = strchr(p, ' ');
@@ -106,8 +106,8 @@ static int keywords_check(const char *list, struct err *err)
 	return 0;
 }
 
-static const char *keywords_apply(const char *cur, const char *add, const char *del,
-				  struct arena *a)
+const char *mail_keywords_apply(const char *cur, const char *add, const char *del,
+				struct arena *a)
 {
 	struct buf b;
 	const char *r;
@@ -150,8 +150,8 @@ int mail_update(struct mailbox *mb, const int64_t *ids, size_t n, const struct m
 	    (strlen(c->note) > MAIL_NOTE_MAX || !utf8_valid(c->note, strlen(c->note))))
 		return err_set(err, ERR_INVALID, "a note is valid UTF-8 of at most %d bytes",
 			       MAIL_NOTE_MAX);
-	if (c->set_keywords && (keywords_check(c->keywords_add, err) < 0 ||
-				keywords_check(c->keywords_remove, err) < 0))
+	if (c->set_keywords && (mail_keywords_check(c->keywords_add, err) < 0 ||
+				mail_keywords_check(c->keywords_remove, err) < 0))
 		return -1;
 	a = arena_new();
 	if (mail_begin(mb, err) < 0)
@@ -167,7 +167,7 @@ int mail_update(struct mailbox *mb, const int64_t *ids, size_t n, const struct m
 		flags = r.flags;
 		if (c->set_flags)
 			flags = (flags | c->flags_add) & ~c->flags_remove;
-		kw = c->set_keywords ? keywords_apply(r.keywords, c->keywords_add, c->keywords_remove, a)
+		kw = c->set_keywords ? mail_keywords_apply(r.keywords, c->keywords_add, c->keywords_remove, a)
 				     : r.keywords;
 		if (db_prepare(mb->db,
 			       "UPDATE messages SET flags = ?1, keywords = ?2, modseq = ?3,"

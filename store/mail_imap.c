@@ -349,60 +349,6 @@ int mail_imap_uids_of(struct mailbox *mb, int64_t folder, const int64_t *ids, si
 
 /* ---- STORE ---- */
 
-static bool kw_ok(const char *k, size_t n)
-{
-	if (n == 0 || n > 64 || k[0] == '\\')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)k[i];
-		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
-			return false;
-	}
-	return true;
-}
-
-static bool kw_has(const char *set, const char *k, size_t n)
-{
-	for (const char *p = set; *p;) {
-		const char *sp = strchr(p, ' ');
-		size_t len = sp ? (size_t)(sp - p) : strlen(p);
-		if (len == n && strncasecmp(p, k, n) == 0)
-			return true;
-		p += len;
-		while (*p == ' ')
-			p++;
-	}
-	return false;
-}
-
-/* cur with add appended (mode 1), with del removed (mode -1), or replaced by add (mode 0). */
-static const char *kw_apply(const char *cur, const char *list, int mode, struct arena *a)
-{
-	struct buf b;
-	const char *src[2] = {mode == 0 ? "" : cur, mode == 1 || mode == 0 ? list : ""};
-	const char *r;
-
-	buf_init(&b, 0);
-	for (int pass = 0; pass < 2; pass++) {
-		for (const char *p = src[pass]; *p;) {
-			const char *sp = strchr(p, ' ');
-			size_t len = sp ? (size_t)(sp - p) : strlen(p);
-			if (len && !(mode == -1 && kw_has(list, p, len)) &&
-			    !(b.len && kw_has(buf_cstr(&b), p, len))) {
-				if (b.len)
-					(void)!buf_append(&b, " ", 1);
-				(void)!buf_append(&b, p, len);
-			}
-			p += len;
-			while (*p == ' ')
-				p++;
-		}
-	}
-	r = arena_strdup(a, b.len ? buf_cstr(&b) : "");
-	buf_release(&b);
-	return r;
-}
-
 static int lowest_colour(unsigned mask)
 {
 	for (int c = 1; c <= MAIL_COLOUR_MAX; c++)
@@ -419,13 +365,13 @@ static void apply_op(const struct mail_imap_flagop *op, const struct mail_imap_r
 	switch (op->mode) {
 	case 0:
 		nw->flags = op->flags;
-		nw->keywords = kw_apply(cur->keywords, op->keywords, 0, a);
+		nw->keywords = mail_keywords_apply("", op->keywords, NULL, a);
 		nw->colour = lowest_colour(op->colour_mask);
 		nw->pinned = op->pinned;
 		break;
 	case 1:
 		nw->flags = cur->flags | op->flags;
-		nw->keywords = kw_apply(cur->keywords, op->keywords, 1, a);
+		nw->keywords = mail_keywords_apply(cur->keywords, op->keywords, NULL, a);
 		if (op->colour_mask)
 			nw->colour = lowest_colour(op->colour_mask);
 		if (op->pinned)
@@ -433,7 +379,7 @@ static void apply_op(const struct mail_imap_flagop *op, const struct mail_imap_r
 		break;
 	default:
 		nw->flags = cur->flags & ~op->flags;
-		nw->keywords = kw_apply(cur->keywords, op->keywords, -1, a);
+		nw->keywords = mail_keywords_apply(cur->keywords, NULL, op->keywords, a);
 		if (cur->colour > 0 && (op->colour_mask & (1u << cur->colour)))
 			nw->colour = 0;
 		if (op->pinned)
@@ -448,21 +394,6 @@ static bool row_same(const struct mail_imap_row *x, const struct mail_imap_row *
 	       strcmp(x->keywords, y->keywords) == 0;
 }
 
-static int keywords_valid(const char *list, struct err *err)
-{
-	for (const char *p = list ? list : ""; *p;) {
-		const char *sp = strchr(p, ' ');
-		size_t len = sp ? (size_t)(sp - p) : strlen(p);
-		if (len && !kw_ok(p, len))
-			return err_set(err, ERR_INVALID, "'%.*s' is not a keyword",
-				       (int)(len > 64 ? 64 : len), p);
-		p += len;
-		while (*p == ' ')
-			p++;
-	}
-	return 0;
-}
-
 int mail_imap_store(struct mailbox *mb, int64_t folder, const uint32_t *uids, size_t n,
 		    const struct mail_imap_flagop *op, uint64_t unchangedsince, struct arena *a,
 		    struct mail_imap_stored *out, size_t *nout, uint64_t *modseq_r,
@@ -475,7 +406,7 @@ int mail_imap_store(struct mailbox *mb, int64_t folder, const uint32_t *uids, si
 
 	*nout = 0;
 	*modseq_r = 0;
-	if (keywords_valid(op->keywords, err) < 0)
+	if (mail_keywords_check(op->keywords, err) < 0)
 		return -1;
 	if (mail_begin(mb, err) < 0)
 		return -1;

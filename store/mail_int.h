@@ -105,6 +105,12 @@ void mail_journal_stored(struct mailbox *mb, struct buf *b, const char *digest, 
 void mail_journal_moved(struct mailbox *mb, struct buf *b, const char *digest, int64_t from,
 			int64_t to, struct arena *a);
 
+/* Keyword sets (IMAP atoms, space-separated; mail_change.c), shared by the API's and IMAP's
+ * changes: is every one of list a keyword; cur plus add minus del, no repeats (any case). */
+int mail_keywords_check(const char *list, struct err *err) YZ_WUR;
+const char *mail_keywords_apply(const char *cur, const char *add, const char *del,
+				struct arena *a);
+
 /* SELECT columns for struct mail_msg, and the reader (mail_list.c). */
 #define MAIL_MSG_COLS                                                                            \
 	"id, folder_id, uid, modseq, blob, size, internal_date, date, flags, keywords, colour,"  \
