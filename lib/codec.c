@@ -26,7 +26,7 @@ void b64_encode(const unsigned char *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
-static int b64_val(char c)
+int b64_value(int c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -56,7 +56,7 @@ int b64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len_r
 				pad++;
 				continue;
 			}
-			if (pad || (v[k] = b64_val(c)) < 0)
+			if (pad || (v[k] = b64_value((unsigned char)c)) < 0)
 				return -1; /* data after '=' or a foreign byte */
 		}
 		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |

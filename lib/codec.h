@@ -13,6 +13,8 @@ void b64_encode(const unsigned char *in, size_t n, char *out);
 /* Decode padded base64; rejects bad characters, bad padding and non-zero trailing bits.
  * out must hold (len/4)*3 bytes. Returns 0 and the byte count, or -1. */
 int b64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len_r) YZ_WUR;
+/* The 6-bit value of a base64 alphabet character, or -1. */
+int b64_value(int c);
 
 /* No padding; out holds ceil(8n/5) + 1 bytes. */
 void b32_encode(const unsigned char *in, size_t n, char *out);

@@ -225,30 +225,6 @@ static bool utf8_ok(const char *s, size_t n)
 	return true;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 static const char *copy_out(const char *in, size_t n, struct arena *a, size_t *len_r)
 {
 	*len_r = n;
@@ -273,7 +249,7 @@ static const char *utf8_repair(const char *in, size_t n, struct arena *a, size_t
 	for (size_t i = 0; i < n;) {
 		size_t k = utf8_seq_len(p + i, n - i);
 		if (k == 0) {
-			o += put_utf8(out + o, 0xfffd);
+			o += utf8_put(out + o, 0xfffd);
 			i++;
 		} else {
 			memcpy(out + o, p + i, k);
@@ -303,7 +279,7 @@ static const char *cp1252_convert(const char *in, size_t n, struct arena *a, siz
 		if (c < 0x80)
 			out[o++] = (char)c;
 		else
-			o += put_utf8(out + o, c < 0xa0 ? cp1252_hi[c - 0x80] : c);
+			o += utf8_put(out + o, c < 0xa0 ? cp1252_hi[c - 0x80] : c);
 	}
 	out[o] = '\0';
 	*len_r = o;
@@ -344,7 +320,7 @@ static const char *iconv_convert(const char *name, const char *in, size_t n, str
 			if (e == E2BIG)
 				continue;
 		}
-		o += put_utf8(out + o, 0xfffd);
+		o += utf8_put(out + o, 0xfffd);
 		if (e == EILSEQ) {
 			ip++;
 			ileft--;
@@ -673,27 +649,12 @@ struct b64state {
 	unsigned bits, nbits;
 };
 
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Tolerant base64: stray characters ignored, '=' ends a quantum, state carried from word to
  * word so text split mid-quantum across words still decodes. */
 static void b64_feed(struct b64state *st, const char *s, size_t n, struct sb *out)
 {
 	for (size_t i = 0; i < n; i++) {
-		int v = b64val((unsigned char)s[i]);
+		int v = b64_value((unsigned char)s[i]);
 		if (s[i] == '=') {
 			st->bits = st->nbits = 0;
 			continue;

@@ -32,30 +32,6 @@ static bool is_space(int c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* Named references mail uses (the full HTML list has 2231; these cover real messages). */
 static const struct {
 	const char *name;
@@ -332,7 +308,7 @@ const char *mime_html_to_text(const char *html, size_t n, size_t max_out, struct
 					t.pend_sp = true;
 				i += k;
 			} else {
-				t_put(&t, u, put_utf8(u, cp));
+				t_put(&t, u, utf8_put(u, cp));
 				i += k;
 			}
 		} else if (is_space(c)) {

@@ -230,30 +230,6 @@ static void jws(struct jp *p)
 		p->s++;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 63));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 63));
-		o[2] = (char)(0x80 | (cp & 63));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 63));
-	o[2] = (char)(0x80 | (cp >> 6 & 63));
-	o[3] = (char)(0x80 | (cp & 63));
-	return 4;
-}
-
 static unsigned hex4(const char *s)
 {
 	unsigned v = 0;
@@ -291,7 +267,7 @@ static const char *jstr(struct jp *p, size_t *len)
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (hex4(p->s + 2) - 0xdc00);
 				p->s += 6;
 			}
-			n += put_utf8(o + n, cp);
+			n += utf8_put(o + n, cp);
 		} else {
 			o[n++] = c == 'n'   ? '\n'
 			         : c == 'r' ? '\r'
