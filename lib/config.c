@@ -73,6 +73,7 @@ static const struct key keys[] = {
 	INT("smtp", "max_line", smtp_max_line, 512, 65536),
 	INT("smtp", "max_message", smtp_max_message, 1024, (int64_t)1 << 31),
 	INT("smtp", "max_recipients", smtp_max_recipients, 1, 100000),
+	INT("smtp", "max_hops", smtp_max_hops, 5, 1000),
 	INT("smtp", "max_errors", smtp_max_errors, 1, 1000),
 	INT("smtp", "max_bad_recipients", smtp_max_bad_rcpts, 1, 1000),
 	INT("smtp", "max_commands", smtp_max_commands, 10, 1000000),
@@ -161,6 +162,7 @@ void config_defaults(struct config *c, const char *data_dir, int64_t port_base)
 	c->smtp_max_line = 2048;
 	c->smtp_max_message = 50 << 20;
 	c->smtp_max_recipients = 500;
+	c->smtp_max_hops = 50;
 	c->smtp_max_errors = 10;
 	c->smtp_max_bad_rcpts = 5;
 	c->smtp_max_commands = 10000;

@@ -79,6 +79,7 @@ struct config {
 	int64_t smtp_max_line;        /* command line bytes, CRLF excluded (RFC 5321: 512) */
 	int64_t smtp_max_message;     /* bytes; also SIZE in EHLO */
 	int64_t smtp_max_recipients;  /* per message */
+	int64_t smtp_max_hops;        /* Received: fields a message may carry (mail loops) */
 	int64_t smtp_max_errors;      /* bad commands before the session is dropped */
 	int64_t smtp_max_bad_rcpts;   /* unknown recipients before the session is dropped */
 	int64_t smtp_max_commands;    /* per session */

@@ -130,10 +130,24 @@ static void user_rules(struct mta_delivery *d, const struct mta_job *j,
 
 	if (*ms->forward_to && strcasecmp(ms->forward_to, acct->address) != 0) {
 		const char *to = ms->forward_to;
-		/* the forwarding account is the envelope sender, so SPF holds and bounces come
-		 * back to it, not to a stranger */
-		if (submit_local(d, acct->address, &to, 1, raw, len, &err) < 0)
-			log_warn("mta", "qid=%s forward=%s error=\"%s\"", j->qid, to, err.msg);
+		if (mta_delivered_to(raw, len, acct->address) ||
+		    mta_hops(raw, len) >= (size_t)d->app->cfg.smtp_max_hops) {
+			/* A forwards to B, B to A: it came back, or went round too often */
+			log_warn("mta", "qid=%s account=%s forward=%s msg=\"mail loop: not forwarded\"",
+				 j->qid, acct->address, to);
+		} else {
+			/* marked, so it is not forwarded again should it come back here; the
+			 * forwarding account is the envelope sender, so SPF holds and bounces
+			 * come back to it, not to a stranger */
+			char *h = arena_printf(a, "Delivered-To: %s\r\n", acct->address);
+			size_t hl = strlen(h);
+			char *fw = xmalloc(hl + len);
+			memcpy(fw, h, hl);
+			memcpy(fw + hl, raw, len);
+			if (submit_local(d, acct->address, &to, 1, fw, hl + len, &err) < 0)
+				log_warn("mta", "qid=%s forward=%s error=\"%s\"", j->qid, to, err.msg);
+			free(fw);
+		}
 	}
 	if (ms->vacation_on && j->sender && *j->sender && (ms->vacation_start == 0 || now >= ms->vacation_start) &&
 	    (ms->vacation_end == 0 || now < ms->vacation_end) && !auto_or_bulk(raw, len) &&

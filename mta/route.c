@@ -70,6 +70,70 @@ enum mta_rcpt_kind mta_rcpt_classify(struct store *st, const char *address)
 	return MTA_RCPT_LOCAL;
 }
 
+/* Call fn for each field of raw's header section whose name is name (any case), with its
+ * value (up to the end of its first line, leading blanks skipped); stop when fn says so. */
+static void each_field(const char *raw, size_t len, const char *name,
+		       bool (*fn)(void *ctx, const char *v, size_t n), void *ctx)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < len;) {
+		const char *line = raw + i, *end = memchr(line, '\n', len - i);
+		size_t n = end ? (size_t)(end - line) : len - i, k = nl;
+		if (n == 0 || (n == 1 && line[0] == '\r'))
+			return; /* the empty line: the body starts */
+		if (n > nl && strncasecmp(line, name, nl) == 0) {
+			while (k < n && (line[k] == ' ' || line[k] == '\t'))
+				k++;
+			if (k < n && line[k] == ':') {
+				k++;
+				while (k < n && (line[k] == ' ' || line[k] == '\t'))
+					k++;
+				if (!fn(ctx, line + k, n - k))
+					return;
+			}
+		}
+		i += n + 1;
+	}
+}
+
+static bool count_one(void *ctx, const char *v, size_t n)
+{
+	(void)v, (void)n;
+	++*(size_t *)ctx;
+	return true;
+}
+
+size_t mta_hops(const char *raw, size_t len)
+{
+	size_t n = 0;
+	each_field(raw, len, "Received", count_one, &n);
+	return n;
+}
+
+struct named {
+	const char *address;
+	bool found;
+};
+
+static bool names_address(void *ctx, const char *v, size_t n)
+{
+	struct named *w = ctx;
+	size_t al = strlen(w->address);
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (n >= 2 && v[0] == '<' && v[n - 1] == '>')
+		v++, n -= 2;
+	w->found = n == al && strncasecmp(v, w->address, al) == 0;
+	return !w->found;
+}
+
+bool mta_delivered_to(const char *raw, size_t len, const char *address)
+{
+	struct named w = {.address = address};
+	each_field(raw, len, "Delivered-To", names_address, &w);
+	return w.found;
+}
+
 bool mta_may_send_as(struct store *st, int64_t account_id, const char *address)
 {
 	char a[400];

@@ -28,6 +28,12 @@ enum mta_rcpt_kind {
  * "@a,@b:user@c" source routes, "user%other@host", "host!user". */
 enum mta_rcpt_kind mta_rcpt_classify(struct store *st, const char *address);
 
+/* Mail loops (RFC 5321 section 6.3). The Received: fields in the header section of raw; and
+ * is there a Delivered-To: field naming address (written by our forwarding, as Postfix's
+ * local delivery does: a message that comes back to an account it was forwarded from)? */
+size_t mta_hops(const char *raw, size_t len);
+bool mta_delivered_to(const char *raw, size_t len, const char *address);
+
 /* May this account send with this address in MAIL FROM / From:? Its own address, an alias
  * that points to it (with send-as allowed), or a list it may send as. */
 bool mta_may_send_as(struct store *st, int64_t account_id, const char *address);

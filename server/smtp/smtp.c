@@ -89,6 +89,7 @@ static void snapshot(struct smtp_limits *l, const struct config *c)
 	l->max_sessions = c->smtp_max_sessions;
 	l->max_per_ip = c->smtp_max_per_ip;
 	l->max_recipients = c->smtp_max_recipients;
+	l->max_hops = c->smtp_max_hops;
 	l->max_errors = c->smtp_max_errors;
 	l->max_bad_rcpts = c->smtp_max_bad_rcpts;
 	l->max_commands = c->smtp_max_commands;

@@ -17,6 +17,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mta/route.h"
 
 /* ---- the message buffer ---- */
 
@@ -250,6 +251,7 @@ static void ma_done(struct netsvc_job *j)
 static void end_of_message(struct smtp_session *s)
 {
 	struct smtp_txn *t = s->txn;
+	size_t hops;
 
 	s->mode = MODE_CMD;
 	smtp_arm_timer(s);
@@ -267,6 +269,15 @@ static void end_of_message(struct smtp_session *s)
 		smtp_txn_reset(s);
 		smtp_reply(s, "552 5.3.4 Message too big (the limit is %zu bytes)",
 			   smtp_max_message(s));
+		return;
+	}
+	hops = mta_hops(t->msg.data + t->start, t->msg.len - t->start); /* ours included */
+	if (hops > (size_t)s->srv->lim.max_hops) {
+		smtp_audit_refused(s, "too many hops", NULL);
+		smtp_txn_reset(s);
+		smtp_reply(s, "554 5.4.6 Too many hops (%zu Received fields; the limit is %lld): a "
+			      "mail loop?",
+			   hops, (long long)s->srv->lim.max_hops);
 		return;
 	}
 	if (s->kind == SMTP_MX && !s->authed && s->srv->mailauth != NULL) {

@@ -49,7 +49,7 @@ struct smtp_limits {
 	size_t max_line, max_message;
 	int64_t max_sessions, max_per_ip, max_recipients, max_errors, max_bad_rcpts,
 		max_commands, timeout_s, data_timeout_s, tarpit_ms, msgs_per_hour,
-		login_ip_per_minute;
+		login_ip_per_minute, max_hops;
 	struct store_login_policy login;
 	unsigned scram_iterations;
 };

@@ -251,6 +251,31 @@ class Local(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertIsNone(r.json()["forwarding"]["to"])
 
+    def test_forwarding_loop_is_cut(self):
+        # Carol forwards to Alice and Alice to Carol, both keeping a copy. The forwarded copy
+        # carries Delivered-To: of the account that forwarded it, so when it comes back there
+        # it is stored but not sent round again.
+        for u, to in ((CAROL, ALICE), (ALICE, CAROL)):
+            r = s(u).req("PUT", "/api/v1/settings/mail",
+                         body={"forwarding": {"to": to[0], "keep_copy": True}})
+            self.assertEqual(r.status, 200, r)
+        try:
+            send(BOB, {"to": [CAROL[0]], "subject": "转发环路", "text": "x"})
+            carol = wait_subject(CAROL, "转发环路", n=2)
+            alice = wait_subject(ALICE, "转发环路", n=1)
+            time.sleep(2)  # nothing more comes
+            carol = by_subject(inbox(CAROL), "转发环路")
+            alice = by_subject(inbox(ALICE), "转发环路")
+            self.assertEqual((len(carol), len(alice)), (2, 1))
+            back = [raw(CAROL, m["id"]) for m in carol]
+            self.assertEqual(sorted(len(m.get_all("Delivered-To") or []) for m in back), [0, 2])
+            self.assertEqual(raw(ALICE, alice[0]["id"]).get_all("Delivered-To"), [CAROL[0]])
+            logs = open(SRV.log_path, encoding="utf-8").read()
+            self.assertIn("mail loop: not forwarded", logs)
+        finally:
+            for u in (CAROL, ALICE):
+                s(u).req("PUT", "/api/v1/settings/mail", body={"forwarding": {"to": None}})
+
 
 class Remote(unittest.TestCase):
     def test_relay_delivery(self):

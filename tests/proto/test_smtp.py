@@ -920,6 +920,25 @@ class Extensions(unittest.TestCase):
         self.assertFalse([x for x in audit(SRV, "mail.accepted")
                           if x[3]["sender"] == "big@remote.test"])
 
+    def test_too_many_hops(self):
+        # RFC 5321 section 6.3: a message that has passed 50 hosts is in a loop. 49 Received
+        # fields plus ours is the limit; one more is refused, and the session goes on.
+        def hops(n):
+            return ["Received: from relay%d.remote.test by relay%d.remote.test; "
+                    "Mon, 1 Jan 2024 00:00:00 +0000" % (i, i + 1) for i in range(n)]
+        r = Raw(SRV, ip=SRV.new_ip())
+        r.ehlo()
+        for n, want in ((50, (554, "5.4.6")), (49, (250, "2.0.0"))):
+            self.assertEqual(r.cmd("MAIL FROM:<loop@remote.test>")[0], 250)
+            self.assertEqual(r.cmd("RCPT TO:<%s>" % ALICE[0])[0], 250)
+            code, t = send_data(r, message("hops %d" % n, to=ALICE[0], extra=hops(n)))
+            self.assertEqual((code, t[0][:5]), want, t)
+            if code == 554:
+                self.assertIn("hops", t[0])
+        r.close()
+        self.assertTrue(wait_for(lambda: [x for x in audit(SRV, "mail.refused")
+                                          if x[3].get("reason") == "too many hops"]))
+
     def test_size_just_under(self):
         s = self.authed()
         body = b"y" * 76 + b"\r\n"

@@ -1309,6 +1309,31 @@ static void test_new_free(void **state)
 	mailauth_free(&ma); /* NULL is fine */
 }
 
+/* mta_hops and mta_delivered_to read the header section only, any case, folded or not. */
+static void test_loop_fields(void **state)
+{
+	static const char m[] = "Delivered-To: <Ann@Example.com>\r\n"
+				"received: from a by b; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+				"Received : from c\r\n\tby d; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+				"X-Received: not one\r\n"
+				"Subject: Received: neither\r\n"
+				"Delivered-To: bob@example.com\r\n"
+				"\r\n"
+				"Received: in the body\r\n"
+				"Delivered-To: carol@example.com\r\n";
+	static const char lf[] = "Received: x\nReceived: y\n\nReceived: z\n";
+	(void)state;
+	assert_int_equal(mta_hops(m, sizeof(m) - 1), 2);
+	assert_int_equal(mta_hops(lf, sizeof(lf) - 1), 2);
+	assert_int_equal(mta_hops("", 0), 0);
+	assert_int_equal(mta_hops("Received", 8), 0);
+	assert_true(mta_delivered_to(m, sizeof(m) - 1, "ann@example.com"));
+	assert_true(mta_delivered_to(m, sizeof(m) - 1, "BOB@example.com"));
+	assert_false(mta_delivered_to(m, sizeof(m) - 1, "carol@example.com")); /* body */
+	assert_false(mta_delivered_to(m, sizeof(m) - 1, "an@example.com"));
+	assert_false(mta_delivered_to(m, 10, "ann@example.com")); /* cut short */
+}
+
 /* mta_rcpt_classify: what an address is here, and a directory that cannot be read is a
  * temporary failure, never "not hosted" (relayed, or refused as a relay) or "nobody" (bounced). */
 static void test_rcpt_classify(void **state)
@@ -1381,6 +1406,7 @@ int main(void)
 	    cmocka_unit_test(test_mutants),
 	    cmocka_unit_test(test_new_free),
 	    cmocka_unit_test(test_rcpt_classify),
+	    cmocka_unit_test(test_loop_fields),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
