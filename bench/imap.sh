@@ -126,6 +126,10 @@ service imap-login {
 service imap {
   process_limit = 20000
 }
+protocol imap {
+  # the default of 10 per user and address would close all but ten idle connections
+  mail_max_userip_connections = 20000
+}
 default_process_limit = 20000
 default_client_limit = 15000
 default_vsz_limit = 0

@@ -117,18 +117,32 @@ def session_worker(args):
     return n
 
 
+async def line(r):
+    ln = await r.readline()
+    if not ln:  # the server closed the connection (a limit, most likely): say so, never spin
+        raise ConnectionError("connection closed by the server")
+    return ln
+
+
+async def until(r, prefix):
+    while True:
+        ln = await line(r)
+        if ln.startswith(prefix):
+            return ln
+        if ln.startswith(b"* BYE"):
+            raise ConnectionError(ln.decode(errors="replace").strip())
+
+
 async def idle_conn(a, c, hold, ready):
     r, w = await asyncio.open_connection("127.0.0.1", a.port, ssl=c, limit=4096)
-    await r.readline()
+    await line(r)
     w.write(b"a LOGIN %s %s\r\n" % (a.user.encode(), a.password.encode()))
-    while not (await r.readline()).startswith(b"a "):
-        pass
+    if not (await until(r, b"a ")).startswith(b"a OK"):
+        raise ConnectionError("LOGIN refused")
     w.write(b"b SELECT INBOX\r\n")
-    while not (await r.readline()).startswith(b"b "):
-        pass
+    await until(r, b"b ")
     w.write(b"c IDLE\r\n")
-    while not (await r.readline()).startswith(b"+"):
-        pass
+    await until(r, b"+")
     ready.append(1)
     await hold.wait()
     w.close()
@@ -140,20 +154,28 @@ async def idle_many(a, n, pids):
     ready = []
     before = rss_kib(server_pids(pids))
     tasks = []
+    failed = lambda: [t for t in tasks if t.done() and t.exception()]
     for _ in range(n):
         tasks.append(asyncio.ensure_future(idle_conn(a, c, hold, ready)))
-        if len(tasks) % 200 == 0:
-            while len(ready) < len(tasks) - 50:
+        if len(tasks) % 200 == 0:  # let the handshakes catch up, for two minutes at most
+            t0 = time.monotonic()
+            while len(ready) < len(tasks) - 50 and not failed() and time.monotonic() - t0 < 120:
                 await asyncio.sleep(0.01)
+            if failed():
+                print("idle connection failed: %s" % failed()[0].exception(), file=sys.stderr)
+                break
     t0 = time.monotonic()
     while len(ready) < n and time.monotonic() - t0 < 600:
         await asyncio.sleep(0.1)
-        if any(t.done() and t.exception() for t in tasks):
+        if failed():
             break
     await asyncio.sleep(2)
     after = rss_kib(server_pids(pids))
     got = len(ready)
     hold.set()
+    _, pending = await asyncio.wait(tasks, timeout=60)
+    for t in pending:  # a connection that never got an answer
+        t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return got, before, after
 
