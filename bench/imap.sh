@@ -155,7 +155,8 @@ def f(k, v):
 print("| measure | Yizhan | Dovecot | ratio (Yizhan/Dovecot) |")
 print("|---|---|---|---|")
 for k in ("fetch_ms", "flags_ms", "search_rare_p50_ms", "search_rare_hits", "search_common_p50_ms",
-          "search_common_hits", "sessions_s", "idle_kib_1000", "idle_kib_10000"):
+          "search_common_hits", "sessions_s", "idle_kib_1000", "idle_pss_kib_1000",
+          "idle_kib_10000", "idle_pss_kib_10000"):
     a, b = y.get(k), d.get(k)
     ratio = "%.2f" % (a / b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "-"
     print("| %s | %s | %s | %s |" % (k, f(k, a), f(k, b), ratio))

@@ -13,7 +13,8 @@ Measures, over TLS (implicit, port P):
   sessions_s    connect + TLS + LOGIN + SELECT INBOX + LOGOUT per second, 20 concurrent client
                 processes, 10 s
   idle_kib_N    (RSS of the server's processes with N idle connections (TLS, logged in,
-                INBOX selected, in IDLE) - RSS before) / N, in KiB
+                INBOX selected, in IDLE) - RSS before) / N, in KiB; idle_pss_kib_N the same
+                with PSS (shared pages split among the processes sharing them)
 The client is Python (imaplib, multiprocessing, asyncio+ssl): the same client for both servers.
 """
 
@@ -54,17 +55,24 @@ def fetch_run(a):
     return (time.perf_counter() - t0) * 1000
 
 
-def rss_kib(pids):
+def mem_kib(pids, key):
+    """Sum of a memory figure over pids: "VmRSS" from status, or "Pss" from smaps_rollup
+    (shared pages divided among the processes that map them: the fair figure for a server of
+    many processes, whose RSS counts the same library and index pages once per process)."""
     total = 0
     for pid in pids:
         try:
-            with open("/proc/%d/status" % pid) as f:
+            with open("/proc/%d/%s" % (pid, "status" if key == "VmRSS" else "smaps_rollup")) as f:
                 for ln in f:
-                    if ln.startswith("VmRSS:"):
+                    if ln.startswith(key + ":"):
                         total += int(ln.split()[1])
         except OSError:
             pass
     return total
+
+
+def rss_kib(pids):
+    return mem_kib(pids, "VmRSS"), mem_kib(pids, "Pss")
 
 
 def server_pids(spec):
@@ -240,9 +248,12 @@ def main():
     for n in [int(x) for x in a.idle.split(",") if x]:
         got, before, after = asyncio.run(idle_many(a, n, a.pids))
         res["idle_%d_connected" % n] = got
-        res["idle_kib_%d" % n] = (after - before) / got if got else None
-        print("idle IDLE connections: %d of %d, RSS %d -> %d KiB: %.1f KiB each" % (
-            got, n, before, after, res["idle_kib_%d" % n] or 0), file=sys.stderr)
+        res["idle_kib_%d" % n] = (after[0] - before[0]) / got if got else None
+        res["idle_pss_kib_%d" % n] = (after[1] - before[1]) / got if got else None
+        print("idle IDLE connections: %d of %d, RSS %d -> %d KiB: %.1f KiB each; "
+              "PSS %d -> %d KiB: %.1f KiB each" % (
+                  got, n, before[0], after[0], res["idle_kib_%d" % n] or 0,
+                  before[1], after[1], res["idle_pss_kib_%d" % n] or 0), file=sys.stderr)
         time.sleep(3)
     if a.json:
         with open(a.json, "w") as f:
