@@ -44,6 +44,10 @@ static const struct imap_cmd cmds[] = {
 	{.name = "UID EXPUNGE", .exec = imap_exec_expunge, .states = ST_SELECTED},
 	{.name = "SEARCH", .exec = imap_exec_search, .states = ST_SELECTED},
 	{.name = "UID SEARCH", .exec = imap_exec_search, .states = ST_SELECTED},
+	{.name = "SORT", .exec = imap_exec_sort, .states = ST_SELECTED},
+	{.name = "UID SORT", .exec = imap_exec_sort, .states = ST_SELECTED},
+	{.name = "THREAD", .exec = imap_exec_thread, .states = ST_SELECTED},
+	{.name = "UID THREAD", .exec = imap_exec_thread, .states = ST_SELECTED},
 	{.name = "FETCH", .exec = imap_exec_fetch, .states = ST_SELECTED},
 	{.name = "UID FETCH", .exec = imap_exec_fetch, .states = ST_SELECTED},
 	{.name = "STORE", .exec = imap_exec_store, .states = ST_SELECTED},
@@ -67,7 +71,8 @@ const char *imap_capabilities(const struct imap_session *s)
 	static const char base[] = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE";
 	static const char authed[] =
 		"IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE SPECIAL-USE "
-		"UNSELECT CHILDREN CONDSTORE QRESYNC BINARY";
+		"UNSELECT CHILDREN CONDSTORE QRESYNC BINARY SORT THREAD=ORDEREDSUBJECT "
+		"THREAD=REFERENCES";
 	if (s->state & ST_AUTHED)
 		return authed;
 	if (!s->tls)

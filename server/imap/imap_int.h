@@ -233,7 +233,24 @@ imap_cmd_fn imap_cmd_capability, imap_cmd_noop_loop, imap_cmd_logout, imap_cmd_i
 imap_exec_fn imap_exec_noop, imap_exec_enable, imap_exec_select,
 	imap_exec_create, imap_exec_delete, imap_exec_rename, imap_exec_subscribe,
 	imap_exec_list, imap_exec_status, imap_exec_append, imap_exec_close, imap_exec_unselect,
-	imap_exec_expunge, imap_exec_fetch, imap_exec_store, imap_exec_copy, imap_exec_search;
+	imap_exec_expunge, imap_exec_fetch, imap_exec_store, imap_exec_copy, imap_exec_search,
+	imap_exec_sort, imap_exec_thread;
+
+/* ---- search criteria (imap_search.c, jobs), shared by SEARCH, SORT and THREAD ---- */
+
+struct imap_hit {
+	uint32_t seq, uid;
+};
+struct imap_hits {
+	struct imap_hit *v; /* ascending, in c->a */
+	size_t n;
+	bool modseq;         /* the criteria had a MODSEQ key */
+	uint64_t max_modseq; /* the highest MODSEQ among the hits */
+};
+/* Parse the search criteria c->cmd.args[first..nargs) (RFC 3501 search-key, one or more) and
+ * evaluate them over the selected mailbox. 0 with *h_r set; -1 when the tagged reply has been
+ * written (BAD for bad criteria, NO when the store or the index failed). */
+int imap_search_hits(struct imap_cmdctx *c, size_t first, struct imap_hits *h_r);
 
 /* AUTHENTICATE continuation line (loop). */
 void imap_auth_line(struct imap_session *s, const char *line, size_t len);

@@ -11,7 +11,10 @@
  *
  * Xapian matches words and CJK character runs, not arbitrary substrings: SUBJECT "meet" finds
  * "meet" but not "meeting" (as Dovecot with an FTS plugin behaves); BODY also matches words in
- * headers (the index does not keep the body apart); CC also matches To (one field there). */
+ * headers (the index does not keep the body apart); CC also matches To (one field there).
+ *
+ * imap_search_hits() is the criteria parser and evaluation for SORT and THREAD too
+ * (imap_sort.c): they take the matching set from it and order it themselves. */
 #include "imap_int.h"
 
 #include <ctype.h>
@@ -59,7 +62,7 @@ struct sctx {
 	bool has_text, has_header, has_modseq;
 	int64_t *pending; /* message ids still queued for the index, sorted */
 	size_t npending;
-	uint32_t *hits;
+	struct imap_hit *hits;
 	size_t nhits, cap;
 	uint64_t max_modseq;
 	struct arena *scratch;
@@ -568,13 +571,13 @@ static int on_row(void *ctx, const struct mail_imap_row *r)
 		return 0;
 	if (x->nhits == x->cap) {
 		size_t nc = x->cap ? x->cap * 2 : 256;
-		uint32_t *nv = arena_alloc(x->c->a, nc * sizeof(*nv));
+		struct imap_hit *nv = arena_alloc(x->c->a, nc * sizeof(*nv));
 		if (x->nhits)
 			memcpy(nv, x->hits, x->nhits * sizeof(*nv));
 		x->hits = nv;
 		x->cap = nc;
 	}
-	x->hits[x->nhits++] = x->c->uid ? r->uid : seq;
+	x->hits[x->nhits++] = (struct imap_hit){.seq = seq, .uid = r->uid};
 	if (r->modseq > x->max_modseq)
 		x->max_modseq = r->modseq;
 	return 0;
@@ -589,30 +592,20 @@ static bool text_only(const struct skey *root)
 	return root->n > 0;
 }
 
-void imap_exec_search(struct imap_cmdctx *c)
+int imap_search_hits(struct imap_cmdctx *c, size_t first, struct imap_hits *h_r)
 {
 	struct imap_session *s = c->s;
 	struct sctx x = {.c = c, .tz = s->srv->lim.tz_minutes};
 	struct search_db *sdb = NULL;
 	struct arena *rows;
-	size_t i = 0;
+	size_t i = first;
 	struct err err;
 	char dir[1200];
 
-	if (c->cmd.nargs >= 2 && imap_arg_is_atom(&c->cmd.args[0], "CHARSET")) {
-		const char *cs;
-		size_t len;
-		if (!imap_arg_string(&c->cmd.args[1], &cs, &len) ||
-		    (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)) {
-			imap_tagged(c, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-			return;
-		}
-		i = 2;
-	}
 	x.root = parse_keys(&x, c->cmd.args, c->cmd.nargs, &i, false);
 	if (x.root == NULL || i != c->cmd.nargs) {
 		imap_tagged(c, "BAD", "Bad search criteria");
-		return;
+		return -1;
 	}
 	x.scratch = arena_new();
 	if (x.has_text) {
@@ -622,7 +615,7 @@ void imap_exec_search(struct imap_cmdctx *c)
 			if (err.code != ERR_NOTFOUND) {
 				arena_free(&x.scratch);
 				imap_tagged(c, "NO", "[SERVERBUG] %s", err.msg);
-				return;
+				return -1;
 			}
 			sdb = NULL; /* nothing indexed yet */
 		}
@@ -630,7 +623,7 @@ void imap_exec_search(struct imap_cmdctx *c)
 			search_close(&sdb);
 			arena_free(&x.scratch);
 			imap_tagged(c, "NO", "[CANNOT] %s", err.msg);
-			return;
+			return -1;
 		}
 		search_close(&sdb);
 	}
@@ -651,32 +644,57 @@ void imap_exec_search(struct imap_cmdctx *c)
 		if (mail_imap_uids_of(s->mb, s->view->folder_id, ids, ni, uids, &nu, &err) < 0) {
 			arena_free(&x.scratch);
 			imap_tagged(c, "NO", "[SERVERBUG] %s", err.msg);
-			return;
+			return -1;
 		}
 		x.hits = arena_alloc(c->a, (nu ? nu : 1) * sizeof(*x.hits));
 		for (size_t j = 0; j < nu; j++) {
 			uint32_t seq = imap_view_seq(s->view, uids[j]);
 			if (seq)
-				x.hits[x.nhits++] = c->uid ? uids[j] : seq;
+				x.hits[x.nhits++] = (struct imap_hit){.seq = seq, .uid = uids[j]};
 		}
 		arena_free(&x.scratch);
-		goto reply;
+		goto out;
 	}
 	rows = arena_new();
 	if (mail_imap_rows(s->mb, s->view->folder_id, 1, UINT32_MAX, rows, on_row, &x, &err) < 0) {
 		arena_free(&rows);
 		arena_free(&x.scratch);
 		imap_tagged(c, "NO", "[SERVERBUG] %s", err.msg);
-		return;
+		return -1;
 	}
 	arena_free(&rows);
 	arena_free(&x.scratch);
-reply:
+out:
+	h_r->v = x.hits;
+	h_r->n = x.nhits;
+	h_r->modseq = x.has_modseq;
+	h_r->max_modseq = x.max_modseq;
+	return 0;
+}
+
+void imap_exec_search(struct imap_cmdctx *c)
+{
+	struct imap_session *s = c->s;
+	struct imap_hits h;
+	size_t i = 0;
+
+	if (c->cmd.nargs >= 2 && imap_arg_is_atom(&c->cmd.args[0], "CHARSET")) {
+		const char *cs;
+		size_t len;
+		if (!imap_arg_string(&c->cmd.args[1], &cs, &len) ||
+		    (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)) {
+			imap_tagged(c, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+			return;
+		}
+		i = 2;
+	}
+	if (imap_search_hits(c, i, &h) < 0)
+		return;
 	(void)!buf_puts(&c->out, "* SEARCH");
-	for (size_t k = 0; k < x.nhits; k++)
-		(void)!buf_printf(&c->out, " %u", x.hits[k]);
-	if (x.has_modseq && x.nhits)
-		(void)!buf_printf(&c->out, " (MODSEQ %llu)", (unsigned long long)x.max_modseq);
+	for (size_t k = 0; k < h.n; k++)
+		(void)!buf_printf(&c->out, " %u", c->uid ? h.v[k].uid : h.v[k].seq);
+	if (h.modseq && h.n)
+		(void)!buf_printf(&c->out, " (MODSEQ %llu)", (unsigned long long)h.max_modseq);
 	(void)!buf_puts(&c->out, "\r\n");
 	if (imap_view_refresh(s, &c->out, c->uid, c->a) < 0) {
 		c->close_after = true;
