@@ -41,20 +41,44 @@ struct mta_delivery {
 	int64_t delay_warn_s;
 };
 
-static void audit(struct mta_delivery *d, const char *type, const char *qid, const char *sender,
-		  const char *rcpt, const char *route, const char *result)
+/* The audit record of one outcome: its type and its detail (JSON in b). */
+static const char *audit_type(enum mta_outcome o, const char *route)
 {
-	struct buf b;
+	return o == MTA_OK ? (strcmp(route, "local") == 0 ? "mail.delivered" : "mail.sent")
+	       : o == MTA_PERMFAIL ? "mail.failed"
+				   : "mail.deferred";
+}
+
+static int audit_detail(struct buf *b, const char *qid, const char *sender, const char *rcpt,
+			const char *route, const char *result)
+{
+	if (buf_puts(b, "{\"qid\":") == 0 && buf_json_str(b, qid) == 0 &&
+	    buf_puts(b, ",\"sender\":") == 0 && buf_json_str(b, sender ? sender : "") == 0 &&
+	    buf_puts(b, ",\"recipients\":[") == 0 && buf_json_str(b, rcpt) == 0 &&
+	    buf_puts(b, "],\"route\":") == 0 && buf_json_str(b, route) == 0 &&
+	    buf_puts(b, ",\"result\":") == 0 && buf_json_str(b, result ? result : "") == 0 &&
+	    buf_puts(b, "}") == 0)
+		return 0;
+	return -1;
+}
+
+static void log_outcome(const struct mta_job *j, enum mta_outcome o, int code, const char *text,
+			const char *route)
+{
+	log_info("mta", "qid=%s rcpt=<%s> route=%s result=%s code=%d text=\"%s\"", j->qid, j->rcpt,
+		 route, o == MTA_OK ? "delivered" : o == MTA_PERMFAIL ? "failed" : "deferred", code,
+		 text ? text : "");
+}
+
+static void audit(struct mta_delivery *d, const char *type, const char *qid, const char *sender,
+		  const char *rcpt, const char *route, const char *result_text)
+{
 	struct audit_rec r = {.actor = "mta", .type = type, .ip = "", .client = "yizhan-mta"};
 	struct err err;
+	struct buf b;
 
 	buf_init(&b, 0);
-	if (buf_puts(&b, "{\"qid\":") == 0 && buf_json_str(&b, qid) == 0 &&
-	    buf_puts(&b, ",\"sender\":") == 0 && buf_json_str(&b, sender ? sender : "") == 0 &&
-	    buf_puts(&b, ",\"recipients\":[") == 0 && buf_json_str(&b, rcpt) == 0 &&
-	    buf_puts(&b, "],\"route\":") == 0 && buf_json_str(&b, route) == 0 &&
-	    buf_puts(&b, ",\"result\":") == 0 && buf_json_str(&b, result ? result : "") == 0 &&
-	    buf_puts(&b, "}") == 0) {
+	if (audit_detail(&b, qid, sender, rcpt, route, result_text) == 0) {
 		r.detail = buf_cstr(&b);
 		if (store_audit_append(d->app->audit, &r, &err) < 0)
 			log_error("mta", "qid=%s audit=\"%s\"", qid, err.msg);
@@ -66,14 +90,11 @@ static void result(struct mta_delivery *d, const struct mta_job *j, enum mta_out
 		   const char *text, const char *route)
 {
 	struct err err;
+
 	if (mta_queue_result(d->app->queue, j->rcpt_id, o, code, text, &err) < 0)
 		log_error("mta", "qid=%s rcpt=%s error=\"%s\"", j->qid, j->rcpt, err.msg);
-	log_info("mta", "qid=%s rcpt=<%s> route=%s result=%s code=%d text=\"%s\"", j->qid, j->rcpt,
-		 route, o == MTA_OK ? "delivered" : o == MTA_PERMFAIL ? "failed" : "deferred", code,
-		 text ? text : "");
-	audit(d, o == MTA_OK ? (strcmp(route, "local") == 0 ? "mail.delivered" : "mail.sent")
-			     : o == MTA_PERMFAIL ? "mail.failed" : "mail.deferred",
-	      j->qid, j->sender, j->rcpt, route, text);
+	log_outcome(j, o, code, text, route);
+	audit(d, audit_type(o, route), j->qid, j->sender, j->rcpt, route, text);
 }
 
 /* ---- local ---- */
@@ -172,102 +193,267 @@ static void user_rules(struct mta_delivery *d, const struct mta_job *j,
 	arena_free(&a);
 }
 
-/* Deliver into one account's mailbox. 0, or -1 with err (ERR_QUOTA etc.). */
-static int into_mailbox(struct mta_delivery *d, const struct mta_job *j, int64_t account,
-			const char *raw, size_t len, const struct mime_msg *msg, struct err *err)
+/* ---- local: a batch of recipients, one mailbox transaction per account ----
+ *
+ * Up to BATCH recipients (LOCAL_BYTES of messages at most) are delivered together: every
+ * account's share goes into its mailbox with mail_insert_batch (one mail.db transaction and
+ * one journal sync for all of them, instead of one each), then all outcomes are recorded in
+ * one queue transaction and one audit transaction. The at-least-once / exactly-once argument
+ * is unchanged: the mailbox rows commit before the queue hears of them, and a crash in
+ * between redelivers into the same delivery keys, which store nothing twice. */
+
+#define LOCAL_BYTES (64 << 20)
+
+struct local {
+	const struct mta_job *j;
+	char *raw; /* the message (malloc'd) */
+	size_t len;
+	struct mime_msg *msg; /* NULL when it does not parse (stored as it is) */
+	struct mta_expansion x;
+	int failed, temp;
+	const char *why;
+	bool done; /* its outcome is decided */
+};
+
+struct drop {
+	size_t k; /* the struct local */
+	int64_t account;
+};
+
+struct outcome {
+	const struct mta_job *j;
+	enum mta_outcome o;
+	int code;
+	const char *text;
+};
+
+struct local_batch {
+	struct mta_delivery *d;
+	struct arena *a;
+	struct local *v;
+	size_t n, cap, bytes;
+	struct outcome *out;
+	size_t nout;
+};
+
+static void outcome(struct local_batch *b, const struct mta_job *j, enum mta_outcome o, int code,
+		    const char *text)
 {
+	b->out[b->nout++] = (struct outcome){j, o, code, arena_strdup(b->a, text ? text : "")};
+}
+
+/* One account's delivery failed with err: count it against recipient l. */
+static void drop_failed(struct local *l, int64_t account, const struct err *err, struct arena *a)
+{
+	if (err->code == ERR_QUOTA) {
+		l->failed++;
+		l->why = "5.2.2 mailbox full";
+	} else if (err->code == ERR_LIMIT || err->code == ERR_INVALID) {
+		l->failed++;
+		l->why = "5.3.4 message refused by the mailbox (size or structure limit)";
+	} else {
+		l->temp++;
+		l->why = arena_strdup(a, err->msg);
+	}
+	log_warn("mta", "qid=%s rcpt=<%s> account=%lld error=\"%s\"", l->j->qid, l->j->rcpt,
+		 (long long)account, err->msg);
+}
+
+static int by_account(const void *x, const void *y)
+{
+	const struct drop *a = x, *b = y;
+	if (a->account != b->account)
+		return a->account < b->account ? -1 : 1;
+	return a->k < b->k ? -1 : a->k > b->k;
+}
+
+/* Every drop of one account (ds[0..n), all for ds[0].account). */
+static void into_account(struct local_batch *b, const struct drop *ds, size_t n)
+{
+	struct mta_delivery *d = b->d;
+	int64_t account = ds[0].account;
 	struct store_account acct;
 	struct store_limits lim;
 	struct store_mail_settings ms;
-	struct mailbox *mb;
-	struct mail_new m = {.raw = raw, .len = len};
-	struct mail_added added;
-	char key[400];
-	int r;
+	struct mailbox *mb = NULL;
+	struct mail_new *m;
+	struct mail_added *added;
+	struct err err, *errs;
+	int64_t inbox = 0, junk = 0;
+	bool one_by_one = false;
 
-	if (store_account_get_id(d->app->store, account, &acct, err) < 0 ||
-	    store_account_limits(d->app->store, account, &lim, err) < 0 ||
-	    store_mail_settings_get(d->app->store, account, &ms, err) < 0)
-		return -1;
-	if (mailbox_open(d->app->mail, account, lim.quota_bytes, &mb, err) < 0)
-		return -1;
+	if (store_account_get_id(d->app->store, account, &acct, &err) < 0 ||
+	    store_account_limits(d->app->store, account, &lim, &err) < 0 ||
+	    store_mail_settings_get(d->app->store, account, &ms, &err) < 0 ||
+	    mailbox_open(d->app->mail, account, lim.quota_bytes, &mb, &err) < 0) {
+		for (size_t i = 0; i < n; i++)
+			drop_failed(&b->v[ds[i].k], account, &err, b->a);
+		return;
+	}
 	/* forwarding without a kept copy: nothing goes into the mailbox */
 	if (*ms.forward_to && !ms.forward_keep) {
 		mailbox_unref(&mb);
-		user_rules(d, j, &acct, &ms, raw, len, msg);
-		return 0;
+		for (size_t i = 0; i < n; i++) {
+			struct local *l = &b->v[ds[i].k];
+			user_rules(d, l->j, &acct, &ms, l->raw, l->len, l->msg);
+		}
+		return;
 	}
-	r = mail_folder_by_special(mb, j->junk ? MAIL_JUNK : MAIL_INBOX, &m.folder_id, err);
-	/* one delivery per queue entry, recipient and account, however often it is retried */
-	snprintf(key, sizeof(key), "%s:%s:%lld", j->qid, j->rcpt, (long long)account);
-	m.delivery_key = key;
-	if (r == 0)
-		r = mail_insert(mb, &m, &added, err);
+	if (mail_folder_by_special(mb, MAIL_INBOX, &inbox, &err) < 0 ||
+	    mail_folder_by_special(mb, MAIL_JUNK, &junk, &err) < 0) {
+		mailbox_unref(&mb);
+		for (size_t i = 0; i < n; i++)
+			drop_failed(&b->v[ds[i].k], account, &err, b->a);
+		return;
+	}
+	m = arena_alloc(b->a, n * sizeof(*m));
+	added = arena_alloc(b->a, n * sizeof(*added));
+	errs = arena_alloc(b->a, n * sizeof(*errs));
+	for (size_t i = 0; i < n; i++) {
+		const struct local *l = &b->v[ds[i].k];
+		/* one delivery per queue entry, recipient and account, however often retried */
+		m[i] = (struct mail_new){.folder_id = l->j->junk ? junk : inbox, .raw = l->raw,
+					 .len = l->len,
+					 .delivery_key = arena_printf(b->a, "%s:%s:%lld", l->j->qid,
+								      l->j->rcpt,
+								      (long long)account)};
+	}
+	if (n > 1 && mail_insert_batch(mb, m, n, added, errs, &err) < 0)
+		one_by_one = true; /* nothing stored (quota, I/O): each on its own, to tell them apart */
+	for (size_t i = 0; i < n; i++) {
+		struct local *l = &b->v[ds[i].k];
+		if (n == 1 || one_by_one) {
+			if (mail_insert(mb, &m[i], &added[i], &errs[i]) < 0) {
+				drop_failed(l, account, &errs[i], b->a);
+				continue;
+			}
+		} else if (added[i].id == 0) {
+			drop_failed(l, account, &errs[i], b->a);
+			continue;
+		}
+		if (!added[i].duplicate)
+			user_rules(d, l->j, &acct, &ms, l->raw, l->len, l->msg);
+	}
 	mailbox_unref(&mb);
-	if (r == 0 && !added.duplicate)
-		user_rules(d, j, &acct, &ms, raw, len, msg);
-	return r;
 }
 
-static void deliver_local(struct mta_delivery *d, const struct mta_job *j)
+/* Record the batch's outcomes: one queue transaction, one audit transaction. */
+static void record_outcomes(struct local_batch *b)
 {
-	const struct mail_store_opts *mo = mail_store_options(d->app->mail);
-	struct arena *a = arena_new();
-	struct mta_expansion x;
-	struct mime_msg *msg = NULL;
-	struct err err, perr;
-	char *raw = NULL;
-	size_t len;
-	int failed = 0, temp = 0;
-	const char *why = "";
+	struct mta_delivery *d = b->d;
+	struct mta_result *res;
+	struct audit_rec *recs;
+	struct buf *details;
+	struct err err;
 
-	if (blob_get(mail_store_blobs(d->app->mail), j->blob, mo->mime.max_bytes, &raw, &len, &err) <
-	    0) {
-		result(d, j, MTA_TEMPFAIL, 451, "4.3.0 the queued message cannot be read", "local");
-		goto out;
+	if (b->nout == 0)
+		return;
+	res = arena_alloc(b->a, b->nout * sizeof(*res));
+	recs = arena_alloc(b->a, b->nout * sizeof(*recs));
+	details = arena_alloc(b->a, b->nout * sizeof(*details));
+	for (size_t i = 0; i < b->nout; i++) {
+		const struct outcome *o = &b->out[i];
+		res[i] = (struct mta_result){o->j->rcpt_id, o->o, o->code, o->text};
+		log_outcome(o->j, o->o, o->code, o->text, "local");
+		buf_init(&details[i], 0);
+		(void)!audit_detail(&details[i], o->j->qid, o->j->sender, o->j->rcpt, "local",
+				    o->text);
+		recs[i] = (struct audit_rec){.actor = "mta", .type = audit_type(o->o, "local"),
+					     .ip = "", .client = "yizhan-mta",
+					     .detail = buf_cstr(&details[i])};
 	}
-	if (mime_parse(raw, len, &mo->mime, a, &msg, &perr) < 0)
-		msg = NULL; /* stored as it is; only the vacation reply wants the parse */
-	if (mta_expand(d->app->store, j->rcpt, a, &x, &err) < 0) {
-		result(d, j, MTA_TEMPFAIL, 451, err.msg, "local");
-		goto out;
+	if (mta_queue_results(d->app->queue, res, b->nout, &err) < 0) {
+		/* one by one, so that one bad row does not hold back the others */
+		log_error("mta", "msg=\"queue results of a batch failed, recording one by one\" "
+				 "error=\"%s\"",
+			  err.msg);
+		for (size_t i = 0; i < b->nout; i++)
+			if (mta_queue_results(d->app->queue, &res[i], 1, &err) < 0)
+				log_error("mta", "qid=%s rcpt=%s error=\"%s\"", b->out[i].j->qid,
+					  b->out[i].j->rcpt, err.msg);
 	}
-	if (x.naccounts == 0 && x.nremote == 0) {
-		result(d, j, MTA_PERMFAIL, 550, "5.1.1 no such user here", "local");
-		goto out;
+	if (store_audit_append_many(d->app->audit, recs, b->nout, &err) < 0)
+		log_error("mta", "msg=\"audit of %zu deliveries\" error=\"%s\"", b->nout, err.msg);
+	for (size_t i = 0; i < b->nout; i++)
+		buf_release(&details[i]);
+}
+
+static void local_flush(struct local_batch *b)
+{
+	struct mta_delivery *d = b->d;
+	struct drop *ds;
+	size_t nd = 0, cap = 0;
+	struct err err;
+
+	for (size_t k = 0; k < b->n; k++)
+		if (!b->v[k].done)
+			cap += b->v[k].x.naccounts;
+	ds = arena_alloc(b->a, (cap ? cap : 1) * sizeof(*ds));
+	for (size_t k = 0; k < b->n; k++)
+		for (size_t i = 0; !b->v[k].done && i < b->v[k].x.naccounts; i++)
+			ds[nd++] = (struct drop){k, b->v[k].x.accounts[i]};
+	qsort(ds, nd, sizeof(*ds), by_account);
+	for (size_t i = 0; i < nd;) {
+		size_t e = i + 1;
+		while (e < nd && ds[e].account == ds[i].account)
+			e++;
+		into_account(b, &ds[i], e - i);
+		i = e;
 	}
-	for (size_t i = 0; i < x.naccounts; i++) {
-		if (into_mailbox(d, j, x.accounts[i], raw, len, msg, &err) == 0)
+	for (size_t k = 0; k < b->n; k++) {
+		struct local *l = &b->v[k];
+		if (l->done)
 			continue;
-		if (err.code == ERR_QUOTA) {
-			failed++;
-			why = "5.2.2 mailbox full";
-		} else if (err.code == ERR_LIMIT || err.code == ERR_INVALID) {
-			failed++;
-			why = "5.3.4 message refused by the mailbox (size or structure limit)";
-		} else {
-			temp++;
-			why = err.msg;
+		/* members outside our domains (list members, cross-server groups) go out as new
+		 * mail */
+		if (l->x.nremote > 0 &&
+		    submit_local(d, l->j->sender, l->x.remote, l->x.nremote, l->raw, l->len, &err) < 0) {
+			l->temp++;
+			l->why = arena_strdup(b->a, err.msg);
 		}
-		log_warn("mta", "qid=%s rcpt=<%s> account=%lld error=\"%s\"", j->qid, j->rcpt,
-			 (long long)x.accounts[i], err.msg);
+		if (l->temp && l->x.naccounts == 1)
+			outcome(b, l->j, MTA_TEMPFAIL, 451, l->why);
+		else if (l->failed && l->failed == (int)l->x.naccounts && l->x.nremote == 0)
+			outcome(b, l->j, MTA_PERMFAIL, 552, l->why);
+		else
+			outcome(b, l->j, MTA_OK, 250,
+				l->x.naccounts > 1 || l->x.nremote ? "2.0.0 delivered to the list"
+								    : "2.0.0 delivered");
 	}
-	/* members outside our domains (list members, cross-server groups) go out as new mail */
-	if (x.nremote > 0 && submit_local(d, j->sender, x.remote, x.nremote, raw, len, &err) < 0) {
-		temp++;
-		why = err.msg;
+	record_outcomes(b);
+	for (size_t k = 0; k < b->n; k++)
+		free(b->v[k].raw);
+	b->n = b->bytes = b->nout = 0;
+}
+
+/* Read, parse and expand one local recipient into the batch (its outcome is decided here when
+ * it cannot be delivered at all); the batch is delivered when full. */
+static void local_add(struct local_batch *b, const struct mta_job *j)
+{
+	const struct mail_store_opts *mo = mail_store_options(b->d->app->mail);
+	struct local *l;
+	struct err err, perr;
+
+	if (b->n == b->cap || b->bytes > LOCAL_BYTES)
+		local_flush(b);
+	l = &b->v[b->n++];
+	*l = (struct local){.j = j, .why = ""};
+	if (blob_get(mail_store_blobs(b->d->app->mail), j->blob, mo->mime.max_bytes, &l->raw,
+		     &l->len, &err) < 0) {
+		l->done = true;
+		outcome(b, j, MTA_TEMPFAIL, 451, "4.3.0 the queued message cannot be read");
+		return;
 	}
-	if (temp && x.naccounts == 1)
-		result(d, j, MTA_TEMPFAIL, 451, why, "local");
-	else if (failed && failed == (int)x.naccounts && x.nremote == 0)
-		result(d, j, MTA_PERMFAIL, 552, why, "local");
-	else
-		result(d, j, MTA_OK, 250, x.naccounts > 1 || x.nremote ? "2.0.0 delivered to the list"
-								      : "2.0.0 delivered",
-		       "local");
-out:
-	free(raw);
-	arena_free(&a);
+	b->bytes += l->len;
+	if (mime_parse(l->raw, l->len, &mo->mime, b->a, &l->msg, &perr) < 0)
+		l->msg = NULL; /* stored as it is; only the vacation reply wants the parse */
+	if (mta_expand(b->d->app->store, j->rcpt, b->a, &l->x, &err) < 0) {
+		l->done = true;
+		outcome(b, j, MTA_TEMPFAIL, 451, err.msg);
+	} else if (l->x.naccounts == 0 && l->x.nremote == 0) {
+		l->done = true;
+		outcome(b, j, MTA_PERMFAIL, 550, "5.1.1 no such user here");
+	}
 }
 
 /* ---- remote ---- */
@@ -490,12 +676,16 @@ static int by_qid_domain(const void *x, const void *y)
 
 static void run_batch(struct mta_delivery *d, struct mta_job *v, size_t n)
 {
-	/* local recipients one by one; remote ones grouped per message and domain */
+	struct local_batch lb = {.d = d, .a = arena_new(), .cap = n ? n : 1};
+
+	lb.v = arena_alloc(lb.a, lb.cap * sizeof(*lb.v));
+	lb.out = arena_alloc(lb.a, lb.cap * sizeof(*lb.out));
+	/* local recipients together, per account; remote ones grouped per message and domain */
 	qsort(v, n, sizeof(*v), by_qid_domain);
 	for (size_t i = 0; i < n && !d->stop;) {
 		enum mta_rcpt_kind k = mta_rcpt_classify(d->app->store, v[i].rcpt);
 		if (k == MTA_RCPT_LOCAL || k == MTA_RCPT_NOUSER) {
-			deliver_local(d, &v[i]);
+			local_add(&lb, &v[i]);
 			i++;
 			continue;
 		}
@@ -517,6 +707,8 @@ static void run_batch(struct mta_delivery *d, struct mta_job *v, size_t n)
 		deliver_remote(d, &v[i], e - i);
 		i = e;
 	}
+	local_flush(&lb);
+	arena_free(&lb.a);
 }
 
 struct worker_arg {

@@ -241,12 +241,14 @@ static const char *clean(struct buf *b, const char *s)
 static int append(struct store_audit *a, struct waiter *batch, struct err *err);
 
 /* Queue w and wait until a group commit has written it, leading one if nobody is. */
-static void commit_grouped(struct store_audit *a, struct waiter *w)
+/* Queue the waiters first..last (linked by next) and wait until they are written: they go
+ * into one leader's batch together, since they are queued at once. */
+static void commit_grouped(struct store_audit *a, struct waiter *first, struct waiter *last)
 {
 	pthread_mutex_lock(&a->lock);
-	*a->tail = w;
-	a->tail = &w->next;
-	while (!w->done) {
+	*a->tail = first;
+	a->tail = &last->next;
+	while (!last->done) {
 		if (a->leader) {
 			pthread_cond_wait(&a->cond, &a->lock);
 			continue;
@@ -273,32 +275,52 @@ static void commit_grouped(struct store_audit *a, struct waiter *w)
 	pthread_mutex_unlock(&a->lock);
 }
 
-int store_audit_append(struct store_audit *a, struct audit_rec *r, struct err *err)
+int store_audit_append_many(struct store_audit *a, struct audit_rec *v, size_t n,
+			    struct err *err)
 {
-	struct audit_rec copy = *r;
-	const char **fields[] = {&copy.actor, &copy.type, &copy.ip, &copy.client, &copy.detail};
-	struct buf bufs[5];
+	struct audit_rec *copy;
+	struct waiter *w;
+	struct buf *bufs;
 	int ret;
 
-	if (copy.detail == NULL)
-		copy.detail = "{}";
-	for (int i = 0; i < 5; i++) {
-		buf_init(&bufs[i], 0);
-		*fields[i] = clean(&bufs[i], *fields[i]);
+	if (n == 0)
+		return 0;
+	copy = xcalloc(n, sizeof(*copy));
+	w = xcalloc(n, sizeof(*w));
+	bufs = xcalloc(n * 5, sizeof(*bufs));
+	for (size_t k = 0; k < n; k++) {
+		const char **fields[] = {&copy[k].actor, &copy[k].type, &copy[k].ip,
+					 &copy[k].client, &copy[k].detail};
+		copy[k] = v[k];
+		if (copy[k].detail == NULL)
+			copy[k].detail = "{}";
+		for (int i = 0; i < 5; i++) {
+			buf_init(&bufs[k * 5 + i], 0);
+			*fields[i] = clean(&bufs[k * 5 + i], *fields[i]);
+		}
+		w[k].r = &copy[k];
+		w[k].next = k + 1 < n ? &w[k + 1] : NULL;
 	}
-	{
-		struct waiter w = {.r = &copy};
-		commit_grouped(a, &w);
-		ret = w.ret;
-		if (ret < 0)
-			*err = w.err;
+	commit_grouped(a, &w[0], &w[n - 1]);
+	ret = w[n - 1].ret;
+	if (ret < 0)
+		*err = w[n - 1].err;
+	for (size_t k = 0; k < n; k++) {
+		v[k].id = copy[k].id;
+		v[k].ts_ms = copy[k].ts_ms;
+		memcpy(v[k].hash, copy[k].hash, sizeof(v[k].hash));
+		for (int i = 0; i < 5; i++)
+			buf_release(&bufs[k * 5 + i]);
 	}
-	r->id = copy.id;
-	r->ts_ms = copy.ts_ms;
-	memcpy(r->hash, copy.hash, sizeof(r->hash));
-	for (int i = 0; i < 5; i++)
-		buf_release(&bufs[i]);
+	free(bufs);
+	free(w);
+	free(copy);
 	return ret;
+}
+
+int store_audit_append(struct store_audit *a, struct audit_rec *r, struct err *err)
+{
+	return store_audit_append_many(a, r, 1, err);
 }
 
 /* Writes the batch's records in order, chained, in one transaction; all or none. */

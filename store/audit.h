@@ -33,6 +33,10 @@ void store_audit_close(struct store_audit **ap);
 
 /* Append one record durably (synchronous=FULL). Safe across threads and processes. */
 int store_audit_append(struct store_audit *a, struct audit_rec *r, struct err *err) YZ_WUR;
+/* Append n records, in order, in one transaction with whatever other threads are writing:
+ * all or none. */
+int store_audit_append_many(struct store_audit *a, struct audit_rec *v, size_t n,
+			    struct err *err) YZ_WUR;
 
 struct audit_filter {
 	int64_t from_ms, to_ms; /* 0 = open */

@@ -871,6 +871,28 @@ int mta_queue_delete(struct mta_queue *q, const char *qid, struct err *err)
 	return by_qid(q, "DELETE FROM messages WHERE qid = ?1 AND ?2 = ?2", qid, 0, err);
 }
 
+int mta_queue_results(struct mta_queue *q, const struct mta_result *v, size_t n,
+		      struct err *err)
+{
+	if (n == 1)
+		return mta_queue_result(q, v[0].rcpt_id, v[0].outcome, v[0].code, v[0].text, err);
+	if (db_exec(q->db, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (mta_queue_result(q, v[i].rcpt_id, v[i].outcome, v[i].code, v[i].text, err) < 0) {
+			struct err e;
+			(void)!db_exec(q->db, "ROLLBACK", &e);
+			return -1;
+		}
+	}
+	if (db_exec(q->db, "COMMIT", err) < 0) {
+		struct err e;
+		(void)!db_exec(q->db, "ROLLBACK", &e);
+		return -1;
+	}
+	return 0;
+}
+
 int mta_queue_release_leases(struct mta_queue *q, struct err *err)
 {
 	return db_exec(q->db, "UPDATE rcpts SET lease_until = 0 WHERE lease_until != 0", err);

@@ -117,6 +117,16 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 enum mta_outcome { MTA_OK, MTA_TEMPFAIL, MTA_PERMFAIL };
 int mta_queue_result(struct mta_queue *q, int64_t rcpt_id, enum mta_outcome o, int code,
 		     const char *text, struct err *err) YZ_WUR;
+/* Outcomes of many recipients in one transaction (one sync instead of one per recipient):
+ * each is recorded as by mta_queue_result; all or none. */
+struct mta_result {
+	int64_t rcpt_id;
+	enum mta_outcome outcome;
+	int code;
+	const char *text;
+};
+int mta_queue_results(struct mta_queue *q, const struct mta_result *v, size_t n,
+		      struct err *err) YZ_WUR;
 /* Drop every worker's claim: at the start of the one daemon that delivers, so recipients a
  * killed process had claimed are due again at once (not when the claim runs out). */
 int mta_queue_release_leases(struct mta_queue *q, struct err *err) YZ_WUR;
