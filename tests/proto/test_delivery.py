@@ -24,6 +24,7 @@ ALICE = ("alice@" + D, "alice-password-1", "user", "王小丽")
 BOB = ("bob@" + D, "bob-password-123", "user", "Bob Li")
 CAROL = ("carol@" + D, "carol-password-1", "user", "陈晨")
 DAVE = ("dave@" + D, "dave-password-12", "user", "Dave")
+ERIN = ("erin@" + D, "erin-password-12", "user", "Erin")  # a small quota
 
 
 class Receiver:
@@ -63,11 +64,12 @@ def setUpModule():
         port = probe.getsockname()[1]
     CTRL = Controller(RCV, hostname="127.0.0.1", port=port)
     CTRL.start()
-    SRV = yz.offline_server(users=[ALICE, BOB, CAROL, DAVE], name="test_delivery")
+    SRV = yz.offline_server(users=[ALICE, BOB, CAROL, DAVE, ERIN],
+                            name="test_delivery")
     yz.conf_append(SRV.data, "queue", {"relay_host": "127.0.0.1", "relay_port": port,
                                        "remote_timeout": 10, "workers": 2})
     SRV.launch()
-    for u in (ALICE, BOB, CAROL, DAVE):
+    for u in (ALICE, BOB, CAROL, DAVE, ERIN):
         SESS[u[0]] = yz.login(SRV, u[0], u[1])
 
 
@@ -250,6 +252,38 @@ class Local(unittest.TestCase):
             "forwarding": {"to": None}, "vacation": {"on": False}})
         self.assertEqual(r.status, 200, r)
         self.assertIsNone(r.json()["forwarding"]["to"])
+
+    def test_over_quota_in_one_go(self):
+        # Erin's quota holds two of the five 20 KB messages that arrive together. Deliveries
+        # are stored per account in one batch; a batch over the quota is stored one by one, so
+        # what fits goes in and the rest fails as "mailbox full" (a bounce), nothing twice.
+        yz.sql_write(SRV.data, "directory.db",
+                     "INSERT INTO service_classes (name, quota_bytes, max_message_bytes,"
+                     " max_recipients, netdisk_bytes) VALUES ('dlv-small', 50000, 52428800,"
+                     " 500, 0)")
+        yz.sql_write(SRV.data, "directory.db",
+                     "UPDATE accounts SET class_id = (SELECT id FROM service_classes WHERE"
+                     " name = 'dlv-small') WHERE address = ?", (ERIN[0],))
+        body = ("x" * 75 + "\n") * 260  # about 20 KB
+        qids = [send(ALICE, {"to": [ERIN[0]], "subject": "配额 %d" % i, "text": body})["qid"]
+                for i in range(5)]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            rows = yz.sql_read(os.path.join(SRV.data, "audit.db"),
+                               "SELECT type, detail FROM audit WHERE type IN"
+                               " ('mail.delivered', 'mail.failed')")
+            done = [(t, d) for t, d in rows if any(q in d for q in qids)]
+            if len(done) >= 5:
+                break
+            time.sleep(0.3)
+        self.assertEqual(sorted(t for t, _ in done),
+                         ["mail.delivered"] * 2 + ["mail.failed"] * 3, done)
+        self.assertTrue(all("mailbox full" in d for t, d in done if t == "mail.failed"), done)
+        got = [m for m in inbox(ERIN) if m["subject"].startswith("配额 ")]
+        self.assertEqual(len(got), 2, [m["subject"] for m in got])
+        usage = s(ERIN).get("/api/v1/folders").json()["usage"]
+        self.assertLessEqual(usage["bytes"], 50000)
+        self.assertEqual(usage["messages"], 2)
 
     def test_forwarding_loop_is_cut(self):
         # Carol forwards to Alice and Alice to Carol, both keeping a copy. The forwarded copy
