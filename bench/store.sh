@@ -298,6 +298,7 @@ def goal(ok): return "met" if ok else "**missed**"
 imp = read("import.out")
 m = re.search(r"imported (\d+) messages \(([\d.]+) MB\).* in ([\d.]+) s \(([\d.]+) messages/s, ([\d.]+) MB/s\)", imp)
 ix = re.search(r"indexed (\d+) messages in ([\d.]+) s \(([\d.]+) messages/s\)", imp)
+cx = re.search(r"compacted the index in ([\d.]+) s \(([\d.]+) MB -> ([\d.]+) MB\)", imp)
 wall = float(kv(imp.splitlines()[-1]).get("wall_s", 0)) if imp else 0
 sk = re.search(r"skipped (\d+)", imp)
 mb = read("mailbench.txt").splitlines()
@@ -335,6 +336,9 @@ if m:
         m.group(4), m.group(5), m.group(3)))
     P("| index (Xapian, after the store) | %s docs/s (%s s) | — |" % (
         ix.group(3) if ix else "—", ix.group(2) if ix else "—"))
+    if cx:
+        P("| compaction of the index (after a bulk import) | %s s, %s MB -> %s MB | — |" % (
+            cx.group(1), cx.group(2), cx.group(3)))
     P("| import + index, wall clock | **%.0f messages/s** (%s s) | **%.0f messages/s** (`notmuch new`, %s s) |" % (
         yz_rate, f1(wall), nm_rate, f1(nm_wall)))
     ib = int(info.get("index_bytes", sizes.get("index_dir_bytes", 0)) or 0)

@@ -24,11 +24,13 @@
 #include "cli.h"
 #include "lib/buf.h"
 #include "lib/util.h"
+#include "search/index.h"
 
 #define BATCH_MSGS 256
 #define BATCH_BYTES (32u << 20)
 #define REPORT_MAX 30
 #define DIR_DEPTH_MAX 32
+#define IMPORT_COMPACT_MIN 1000 /* messages: a bulk import, after which the index is compacted */
 
 struct imp {
 	struct cli_mail *cm;
@@ -600,7 +602,8 @@ static const char import_usage[] =
 	"of these (mbox files there become folders named after them). Everything goes into\n"
 	"NAME ('Parent/Child', created if needed; default INBOX). Messages that cannot be read\n"
 	"are skipped and listed at the end. Running the same import again stores nothing twice.\n"
-	"The new mail is indexed for search afterwards unless --no-index (the server does it).\n";
+	"The new mail is indexed for search afterwards unless --no-index (the server does it);\n"
+	"after 1,000 messages or more the index is then compacted.\n";
 
 int cli_import(int argc, char **argv)
 {
@@ -684,6 +687,25 @@ int cli_import(int argc, char **argv)
 	}
 	if (!no_index && !im->fatal)
 		rc = cli_index_drain(im->mb, false);
+	/* Indexed mail by mail, the index's B-trees are left with partly filled blocks: after a
+	 * bulk import, rewrite it compactly (about a third smaller), as reindex does. */
+	if (!no_index && !im->fatal && rc == 0 && im->stored >= IMPORT_COMPACT_MIN &&
+	    mail_index_pending(im->mb) == 0) {
+		struct err e;
+		int64_t before = 0, after = 0, docs;
+		uint64_t t1 = time_mono_ns();
+		if (search_index_stats(im->mb, &before, &docs, &e) < 0)
+			before = 0;
+		if (search_index_compact(im->mb, &e) < 0) {
+			fprintf(stderr, "yizhan: compacting the index: %s\n", e.msg);
+		} else {
+			if (search_index_stats(im->mb, &after, &docs, &e) < 0)
+				after = 0;
+			printf("compacted the index in %.1f s (%.1f MB -> %.1f MB)\n",
+			       (double)(time_mono_ns() - t1) / 1e9, (double)before / 1e6,
+			       (double)after / 1e6);
+		}
+	}
 	if (im->fatal)
 		rc = 1;
 out:
