@@ -46,7 +46,7 @@ function RichEditor({ store, c, edRef, onDropFiles }) {
   useEffect(() => {
     const ed = new Squire(el.current, {
       blockTag: 'DIV',
-      sanitizeToDOMFragment: (h2) => sanitizeForEditor(h2),
+      sanitizeToDOMFragment: sanitizeForEditor, // pasted and loaded HTML goes through DOMPurify
       didError: () => {},
     });
     ed.setHTML(c.html || '<div><br></div>');

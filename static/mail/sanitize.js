@@ -168,7 +168,9 @@ export function sanitizeForQuote(html) {
   }
 }
 
-// For the compose editor (Squire): its sanitizeToDOMFragment hook.
+// Squire's sanitizeToDOMFragment hook (static/mail/compose.js): HTML pasted into the compose
+// editor, or loaded there for a reply or a draft, as a DOM fragment without scripts, styles,
+// images or media.
 export function sanitizeForEditor(html) {
   ctx = { msgId: 0, cids: new Map(), allowRemote: false, blocked: 0 };
   try {
