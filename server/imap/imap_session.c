@@ -299,12 +299,8 @@ void imap_session_free_all(struct imap_server *srv)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct imap_session *s = arg;
-	if (!netconn_ended(bev, what, "imap", s->id, s->ip))
-		return;
-	/* a closing session's reply may still be on its way */
-	if (s->closing && !(what & BEV_EVENT_ERROR) && !netconn_linger_eof(bev, &s->linger))
-		return;
-	session_kill(s);
+	if (netconn_ended(bev, what, "imap", s->id, s->ip, s->closing ? &s->linger : NULL))
+		session_kill(s);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)

@@ -121,13 +121,6 @@ bool netconn_linger_drain(struct bufferevent *bev, struct netconn_linger *lg)
 	return lg->drained <= NETCONN_DRAIN_MAX;
 }
 
-bool netconn_linger_eof(struct bufferevent *bev, struct netconn_linger *lg)
-{
-	lg->peer_done = true;
-	bufferevent_disable(bev, EV_READ);
-	return netconn_flushed(bev);
-}
-
 bool netconn_linger_over(struct bufferevent *bev, struct netconn_linger *lg)
 {
 	int64_t now = time_now_ms();
@@ -154,8 +147,16 @@ bool netconn_linger_over(struct bufferevent *bev, struct netconn_linger *lg)
 	return false;
 }
 
+/* A closing session's client ended its input: can the connection go (output flushed)? */
+static bool linger_eof(struct bufferevent *bev, struct netconn_linger *lg)
+{
+	lg->peer_done = true;
+	bufferevent_disable(bev, EV_READ);
+	return netconn_flushed(bev);
+}
+
 bool netconn_ended(struct bufferevent *bev, short what, const char *tag, uint64_t id,
-		   const char *ip)
+		   const char *ip, struct netconn_linger *closing)
 {
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
 		return false;
@@ -167,8 +168,10 @@ bool netconn_ended(struct bufferevent *bev, short what, const char *tag, uint64_
 			log_debug(tag, "sess=%llu ip=%s msg=\"TLS error\" err=\"%s\"",
 				  (unsigned long long)id, ip, buf);
 		}
+		return true;
 	}
-	return true;
+	/* a closing session's reply may still be on its way */
+	return closing == NULL || linger_eof(bev, closing);
 }
 
 bool netconn_skip_line(struct evbuffer *in)

@@ -72,19 +72,18 @@ void netconn_linger(struct bufferevent *bev, struct event *timer, struct netconn
 /* The read callback of a closing session: discard the input. False once more than
  * NETCONN_DRAIN_MAX bytes went: end the connection now. */
 bool netconn_linger_drain(struct bufferevent *bev, struct netconn_linger *lg);
-/* The event callback of a closing session at the client's EOF: true when the connection can
- * end now (the output is flushed); false while output is still to go (reading stops, and
- * netconn_linger_over says when it is done). */
-bool netconn_linger_eof(struct bufferevent *bev, struct netconn_linger *lg);
 /* The linger check, from the write callback and the timer of a closing session: true when the
  * connection should end now (the deadline passed, or the output is flushed and the client's
  * input ended); otherwise, once the output is flushed, our side is shut down for writing (once)
  * and the caller checks again later. */
 bool netconn_linger_over(struct bufferevent *bev, struct netconn_linger *lg);
-/* From the event callback: has the connection ended (EOF, error, timeout)? A TLS error is
- * logged at debug level under tag with the session's id and ip. */
+/* From the event callback: should the session end now? It has when the connection ended
+ * (EOF, error, timeout); a TLS error is logged at debug level under tag with the session's
+ * id and ip. For a closing session (closing: its linger, else NULL) the client's EOF ends it
+ * only once our reply is flushed: until then reading stops and netconn_linger_over says when
+ * it is done. */
 bool netconn_ended(struct bufferevent *bev, short what, const char *tag, uint64_t id,
-		   const char *ip);
+		   const char *ip, struct netconn_linger *closing);
 /* A line past the length limit: drop input up to and including its LF. True once the LF was
  * found (the line is over), false when everything buffered went and the line goes on. */
 bool netconn_skip_line(struct evbuffer *in);

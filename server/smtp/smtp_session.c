@@ -300,12 +300,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 						   SSL_get_cipher_name(ssl));
 		return;
 	}
-	if (!netconn_ended(bev, what, "smtp", s->id, s->ip))
-		return;
-	/* a closing session's reply may still be on its way */
-	if (s->closing && !(what & BEV_EVENT_ERROR) && !netconn_linger_eof(bev, &s->linger))
-		return;
-	session_kill(s);
+	if (netconn_ended(bev, what, "smtp", s->id, s->ip, s->closing ? &s->linger : NULL))
+		session_kill(s);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
