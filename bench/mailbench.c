@@ -408,6 +408,7 @@ int main(int argc, char **argv)
 	mo.retention_seconds = cfg.mail_retention_days * 86400;
 	mo.cache_mailboxes = (size_t)cfg.mail_cache_mailboxes;
 	mo.tz_minutes = (int)cfg.mail_tz_minutes;
+	mo.index_shards = (unsigned)cfg.mail_index_shards;
 	mo.mime.max_bytes = (size_t)cfg.mime_max_bytes;
 	mo.mime.max_header_bytes = (size_t)cfg.mime_max_header_bytes;
 	mo.mime.max_line = (size_t)cfg.mime_max_line;

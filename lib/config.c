@@ -59,6 +59,7 @@ static const struct key keys[] = {
 	INT("mail", "retention_days", mail_retention_days, 0, 3650),
 	INT("mail", "cache_mailboxes", mail_cache_mailboxes, 1, 900),
 	INT("mail", "tz_minutes", mail_tz_minutes, -720, 840),
+	INT("mail", "index_shards", mail_index_shards, 1, 8),
 	INT("mime", "max_bytes", mime_max_bytes, 1024, (int64_t)1 << 31),
 	INT("mime", "max_header_bytes", mime_max_header_bytes, 1024, 64 << 20),
 	INT("mime", "max_line", mime_max_line, 998, 64 << 20),
@@ -151,6 +152,7 @@ void config_defaults(struct config *c, const char *data_dir, int64_t port_base)
 	c->mail_retention_days = 30;
 	c->mail_cache_mailboxes = 200;
 	c->mail_tz_minutes = 480;
+	c->mail_index_shards = 2;
 	c->mime_max_bytes = 64 << 20;
 	c->mime_max_header_bytes = 1 << 20;
 	c->mime_max_line = 1 << 20;

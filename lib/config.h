@@ -61,6 +61,7 @@ struct config {
 	int64_t mail_retention_days;  /* expunged mail is kept this long for restore */
 	int64_t mail_cache_mailboxes; /* open mailboxes kept */
 	int64_t mail_tz_minutes;      /* zone for search dates */
+	int64_t mail_index_shards;    /* Xapian shards of a new search index */
 
 	/* [mime] parser limits (store/mime.h) */
 	int64_t mime_max_bytes;

@@ -39,10 +39,15 @@ extern "C" {
 
 struct search_db;
 
-/* Open the index in dir. writable creates it if missing and fails with ERR_LIMIT when another
- * writer holds the lock; a reader on a missing index fails with ERR_NOTFOUND. */
-int search_open(const char *dir, bool writable, struct search_db **db_r,
+/* Open the index in dir. writable creates it if missing, split into `shards` (1..8) Xapian
+ * databases that are written in parallel, one thread each (an existing index keeps the
+ * shards it was made with; readers pass 0), and fails with ERR_LIMIT when another writer
+ * holds the lock; a reader on a missing index fails with ERR_NOTFOUND. Shards are invisible
+ * to everything else here: documents are still keyed by message id. */
+int search_open(const char *dir, bool writable, unsigned shards, struct search_db **db_r,
 		struct err *err) SEARCH_NOEXCEPT YZ_WUR;
+/* How many shards the index has (1 for an index made before shards). */
+unsigned search_shards(struct search_db *db) SEARCH_NOEXCEPT;
 /* Commit (writers) and close; sets *dbp to NULL. */
 void search_close(struct search_db **dbp) SEARCH_NOEXCEPT;
 /* Readers: see the latest committed state. */
@@ -63,7 +68,9 @@ struct search_doc {
 	bool has_attachment;
 };
 
-/* Add or replace the document for doc->id. Pending until search_commit(). */
+/* Add or replace the document for doc->id. Pending until search_commit(); with more than one
+ * shard the text is copied and indexed on the shard's thread, so a failure may be reported
+ * only by the next call or by search_commit(). */
 int search_put(struct search_db *db, const struct search_doc *doc,
 	       struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 /* Remove a document; no error if it was not there. */

@@ -25,8 +25,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "search/search.h"
@@ -69,11 +74,43 @@ const unsigned QP_FLAGS = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser
 
 } // namespace
 
+namespace {
+
+// A document as search_put() was given it, owned, for a shard's worker to index later.
+struct doc_copy {
+	int64_t folder_id = 0, date = 0;
+	bool has_attachment = false;
+	std::string subject, from, to, body, attach_names, attach_text, note;
+};
+
+enum class job_op { PUT, DELETE, COMMIT };
+
+struct job {
+	job_op op;
+	Xapian::docid did; // the shard's own docid
+	std::unique_ptr<doc_copy> doc;
+};
+
+// One shard of a writer: its database, its TermGenerator and, when the index has more than
+// one shard, the thread that indexes into it from a short queue.
+struct shard {
+	std::string dir;
+	Xapian::WritableDatabase wdb;
+	Xapian::TermGenerator tg;
+	std::thread worker;
+	std::mutex mu;
+	std::condition_variable wake, idle; // wake: work or stop; idle: room, or nothing to do
+	std::deque<job> q;
+	bool busy = false, stop = false;
+	struct err failed = {}; // the first failure since the last commit, read once idle
+};
+
+} // namespace
+
 struct search_db {
-	Xapian::Database db;          // what queries run on: the reader, or the writer itself
-	Xapian::WritableDatabase wdb; // only when writable
+	Xapian::Database db; // what queries run on: the reader, or every shard of the writer
 	bool writable = false;
-	Xapian::TermGenerator tg;     // reused for every search_put
+	std::vector<std::unique_ptr<shard>> shards; // writers only, in the stub's order
 	std::string dir;
 };
 
@@ -709,37 +746,311 @@ int run(search_db *s, const struct search_query *q, struct arena *a, struct sear
 
 // ---- indexing ----
 
-void index_field(Xapian::TermGenerator &tg, const char *text, const char *prefix, bool bare)
+void index_field(Xapian::TermGenerator &tg, const std::string &text, const char *prefix)
 {
-	if (text == nullptr || *text == '\0')
+	if (text.empty())
 		return;
-	size_t len = strlen(text);
-	std::string t = normalise(text, utf8_cut(text, len, MAX_FIELD_BYTES));
+	std::string t = normalise(text.data(), utf8_cut(text.data(), text.size(), MAX_FIELD_BYTES));
 	if (prefix != nullptr) {
 		tg.index_text(t, 1, prefix);
 		tg.increase_termpos(FIELD_GAP);
 	}
-	if (bare) {
-		tg.index_text(t);
-		tg.increase_termpos(FIELD_GAP);
-	}
+	tg.index_text(t);
+	tg.increase_termpos(FIELD_GAP);
 }
 
 // Subject, a newline, and the start of the body. \x01 and \x02 become spaces so that only
 // real matches carry the highlight markers.
-std::string doc_data(const struct search_doc *d)
+std::string doc_data(const doc_copy &d)
 {
-	std::string data;
-	const char *subj = d->subject ? d->subject : "";
-	const char *body = d->body ? d->body : "";
-	size_t sl = utf8_cut(subj, strlen(subj), DATA_BODY_BYTES);
-	data.assign(subj, sl);
+	std::string data(d.subject, 0, utf8_cut(d.subject.data(), d.subject.size(), DATA_BODY_BYTES));
 	data += '\n';
-	data.append(body, utf8_cut(body, strlen(body), DATA_BODY_BYTES));
+	data.append(d.body, 0, utf8_cut(d.body.data(), d.body.size(), DATA_BODY_BYTES));
 	for (char &c : data)
 		if (c == '\x01' || c == '\x02')
 			c = ' ';
 	return data;
+}
+
+Xapian::Document make_document(Xapian::TermGenerator &tg, const doc_copy &doc)
+{
+	Xapian::Document d;
+	tg.set_document(d);
+	tg.set_termpos(0);
+	index_field(tg, doc.subject, "S");
+	index_field(tg, doc.from, "A");
+	index_field(tg, doc.to, "XT");
+	index_field(tg, doc.body, nullptr);
+	index_field(tg, doc.attach_names, "XA");
+	index_field(tg, doc.attach_text, nullptr);
+	index_field(tg, doc.note, "XN");
+	d.add_boolean_term(folder_term(doc.folder_id));
+	if (doc.has_attachment)
+		d.add_boolean_term(TERM_HAS_ATTACHMENT);
+	d.add_value(SLOT_DATE, Xapian::sortable_serialise((double)doc.date));
+	d.set_data(doc_data(doc));
+	return d;
+}
+
+// ---- shards ----
+//
+// Xapian 1.4 indexes on one thread per database, and indexing is nine tenths of a bulk
+// import (bench/store.sh: about 230 CJK mails/s). So an index made now is split into shards,
+// each a glass database with its own writer thread. Message id m goes to shard (m-1) % n as
+// docid (m-1)/n + 1; Xapian numbers the documents of databases searched together the same
+// way (docid d of shard k is (d-1)*n + k + 1 of the whole), so a search over all shards still
+// sees message ids as docids, and nothing above this file knows about shards.
+//
+// On disk, DIR/XAPIANDB is a Xapian stub file ("auto s0", "auto s1", ...) listing the shards
+// in order, so Xapian::Database(DIR) opens the whole index. An index made before shards is a
+// single glass database in DIR itself and is used as one shard until it is thrown away
+// (yizhan reindex).
+
+const char *const STUB = "XAPIANDB";
+constexpr unsigned MAX_SHARDS = 8;
+// Documents waiting per shard: enough to keep its thread busy while the caller reads and
+// parses the next mail, few enough that memory stays small (each holds a mail's text).
+constexpr size_t QUEUE_MAX = 16;
+
+bool file_exists(const std::string &path)
+{
+	struct stat st;
+	return stat(path.c_str(), &st) == 0;
+}
+
+// The shard directories of the index in dir, in order; empty when there is no index yet.
+std::vector<std::string> shard_dirs(const std::string &dir)
+{
+	std::vector<std::string> out;
+	if (file_exists(dir + "/iamglass")) {
+		out.push_back(dir);
+		return out;
+	}
+	FILE *f = fopen((dir + "/" + STUB).c_str(), "r");
+	if (f == nullptr) {
+		if (errno != ENOENT)
+			throw Xapian::DatabaseOpeningError(dir + "/" + STUB + ": " + strerror(errno));
+		return out;
+	}
+	char line[64];
+	while (fgets(line, sizeof(line), f) != nullptr) {
+		unsigned k;
+		char nl;
+		if (sscanf(line, "auto s%u%c", &k, &nl) != 2 || nl != '\n' || k != out.size() ||
+		    k >= MAX_SHARDS) {
+			fclose(f);
+			throw Xapian::DatabaseCorruptError(dir + "/" + STUB + ": not a stub this "
+							   "shim wrote");
+		}
+		out.push_back(dir + "/s" + std::to_string(k));
+	}
+	fclose(f);
+	if (out.empty())
+		throw Xapian::DatabaseCorruptError(dir + "/" + STUB + ": no shards");
+	return out;
+}
+
+// Write DIR/XAPIANDB for n shards: to a temporary file, flushed, then renamed into place.
+void write_stub(const std::string &dir, unsigned n)
+{
+	std::string body, tmp = dir + "/" + STUB + ".tmp";
+	for (unsigned k = 0; k < n; k++)
+		body += "auto s" + std::to_string(k) + "\n";
+	FILE *f = fopen(tmp.c_str(), "w");
+	if (f == nullptr)
+		throw Xapian::DatabaseCreateError(tmp + ": " + strerror(errno));
+	bool ok = fwrite(body.data(), 1, body.size(), f) == body.size();
+	ok = fflush(f) == 0 && ok;
+	ok = fsync(fileno(f)) == 0 && ok;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp.c_str(), (dir + "/" + STUB).c_str()) < 0) {
+		int e = errno;
+		(void)unlink(tmp.c_str());
+		throw Xapian::DatabaseCreateError(dir + "/" + STUB + ": " + strerror(e));
+	}
+}
+
+// One job, on the shard's thread (or the caller's, with one shard). After a failure the
+// shard does nothing until the failure has been reported: the jobs stay queued in mail.db.
+void run_job(shard &sh, job &j)
+{
+	if (sh.failed.code != ERR_OK)
+		return;
+	switch (j.op) {
+	case job_op::PUT:
+		(void)guarded("search put", &sh.failed, [&]() -> int {
+			sh.wdb.replace_document(j.did, make_document(sh.tg, *j.doc));
+			return 0;
+		});
+		break;
+	case job_op::DELETE:
+		(void)guarded("search delete", &sh.failed, [&]() -> int {
+			try {
+				sh.wdb.delete_document(j.did);
+			} catch (const Xapian::DocNotFoundError &) {
+			}
+			return 0;
+		});
+		break;
+	case job_op::COMMIT:
+		(void)guarded("search commit", &sh.failed, [&]() -> int {
+			sh.wdb.commit();
+			return 0;
+		});
+		break;
+	}
+}
+
+void worker_main(shard *sh)
+{
+	std::unique_lock<std::mutex> lk(sh->mu);
+	for (;;) {
+		sh->wake.wait(lk, [sh] { return sh->stop || !sh->q.empty(); });
+		if (sh->q.empty())
+			return; // stop, and nothing left
+		job j = std::move(sh->q.front());
+		sh->q.pop_front();
+		sh->busy = true;
+		lk.unlock();
+		run_job(*sh, j);
+		j.doc.reset(); // free the text outside the lock
+		lk.lock();
+		sh->busy = false;
+		sh->idle.notify_all();
+	}
+}
+
+bool threaded(const search_db *s)
+{
+	return s->shards.size() > 1;
+}
+
+// Hand j to its shard; with one shard, run it here. A failure the shard already had is
+// reported now rather than at the commit.
+int submit(search_db *s, shard &sh, job &&j, struct err *err)
+{
+	if (!threaded(s)) {
+		run_job(sh, j);
+		if (sh.failed.code == ERR_OK)
+			return 0;
+		*err = sh.failed;
+		sh.failed = {};
+		return -1;
+	}
+	std::unique_lock<std::mutex> lk(sh.mu);
+	sh.idle.wait(lk, [&sh] { return sh.q.size() < QUEUE_MAX; });
+	if (sh.failed.code != ERR_OK && !sh.busy) {
+		*err = sh.failed;
+		return -1; // kept until the commit, which must fail too
+	}
+	sh.q.push_back(std::move(j));
+	sh.wake.notify_one();
+	return 0;
+}
+
+// Wait until every shard's thread has finished its queue; afterwards the caller may use the
+// shards' databases itself (the mutex orders the thread's writes before what follows).
+void quiesce(search_db *s)
+{
+	if (!threaded(s))
+		return;
+	for (auto &sh : s->shards) {
+		std::unique_lock<std::mutex> lk(sh->mu);
+		sh->idle.wait(lk, [&sh] { return sh->q.empty() && !sh->busy; });
+	}
+}
+
+// After quiesce(): the first shard failure into err (and every shard's cleared).
+int take_failure(search_db *s, struct err *err)
+{
+	int ret = 0;
+	for (auto &sh : s->shards) {
+		if (sh->failed.code != ERR_OK && ret == 0) {
+			*err = sh->failed;
+			ret = -1;
+		}
+		sh->failed = {};
+	}
+	return ret;
+}
+
+shard &shard_of(search_db *s, Xapian::docid id, Xapian::docid &local)
+{
+	Xapian::docid n = (Xapian::docid)s->shards.size();
+	local = (id - 1) / n + 1;
+	return *s->shards[(id - 1) % n];
+}
+
+// The writer's view for queries: every shard's database, in order.
+void join_shards(search_db *s)
+{
+	s->db = Xapian::Database();
+	for (auto &sh : s->shards)
+		s->db.add_database(sh->wdb);
+}
+
+void stop_workers(search_db *s)
+{
+	for (auto &sh : s->shards) {
+		if (!sh->worker.joinable())
+			continue;
+		{
+			std::lock_guard<std::mutex> lk(sh->mu);
+			sh->stop = true;
+		}
+		sh->wake.notify_one();
+		sh->worker.join();
+	}
+}
+
+// Commit every shard (at once, each on its own thread) and report the first failure.
+int commit_all(search_db *s, struct err *err)
+{
+	if (!threaded(s))
+		return submit(s, *s->shards[0], job{job_op::COMMIT, 0, nullptr}, err);
+	quiesce(s);
+	if (take_failure(s, err) < 0)
+		return -1;
+	for (auto &sh : s->shards) {
+		struct err ignored;
+		(void)submit(s, *sh, job{job_op::COMMIT, 0, nullptr}, &ignored);
+	}
+	quiesce(s);
+	return take_failure(s, err);
+}
+
+// Open (creating when missing) the writers of the index in s->dir.
+void open_writer(search_db *s, unsigned want)
+{
+	std::vector<std::string> dirs = shard_dirs(s->dir);
+	bool fresh = dirs.empty();
+	if (fresh) {
+		if (mkdir(s->dir.c_str(), 0700) < 0 && errno != EEXIST)
+			throw Xapian::DatabaseCreateError(s->dir + ": " + strerror(errno));
+		for (unsigned k = 0; k < want; k++)
+			dirs.push_back(s->dir + "/s" + std::to_string(k));
+	}
+	for (const std::string &d : dirs) {
+		auto sh = std::make_unique<shard>();
+		sh->dir = d;
+		sh->wdb = Xapian::WritableDatabase(d, Xapian::DB_CREATE_OR_OPEN |
+							   Xapian::DB_BACKEND_GLASS);
+		sh->tg.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
+		sh->tg.set_stemming_strategy(Xapian::TermGenerator::STEM_NONE);
+		s->shards.push_back(std::move(sh));
+	}
+	if (fresh) // last, so a stub always names shards that exist
+		write_stub(s->dir, want);
+	join_shards(s);
+	if (s->shards.size() < 2)
+		return;
+	try {
+		for (auto &sh : s->shards)
+			sh->worker = std::thread(worker_main, sh.get());
+	} catch (...) { // no thread to be had: the ones started must end before s does
+		stop_workers(s);
+		throw;
+	}
 }
 
 int check_writer(search_db *s, struct err *err)
@@ -788,81 +1099,89 @@ void rm_flat(const std::string &dir)
 	(void)rmdir(dir.c_str());
 }
 
-int compact(search_db *s, struct err *err)
+// Compact one shard into DIR.compact and swap it in, while still holding the lock on the old
+// copy, so no other writer slips in.
+int compact_shard(shard &sh, struct err *err)
 {
-	const std::string tmp = s->dir + ".compact", old = s->dir + ".old";
-	s->wdb.commit();
+	const std::string tmp = sh.dir + ".compact", old = sh.dir + ".old";
+	sh.wdb.commit();
 	rm_flat(tmp); // left by a compaction that died half-way
 	try {
-		s->wdb.compact(tmp, Xapian::DBCOMPACT_NO_RENUMBER);
+		sh.wdb.compact(tmp, Xapian::DBCOMPACT_NO_RENUMBER);
 	} catch (...) { // e.g. the disk is full
 		rm_flat(tmp);
 		throw;
 	}
-	// Swap while still holding the lock on the old copy, so no other writer slips in.
 	rm_flat(old);
-	if (rename(s->dir.c_str(), old.c_str()) < 0) {
+	if (rename(sh.dir.c_str(), old.c_str()) < 0) {
 		int e = errno;
 		rm_flat(tmp);
-		return err_set(err, ERR_IO, "search compact: rename %s: %s", s->dir.c_str(),
+		return err_set(err, ERR_IO, "search compact: rename %s: %s", sh.dir.c_str(),
 			       strerror(e));
 	}
-	if (rename(tmp.c_str(), s->dir.c_str()) < 0) {
+	if (rename(tmp.c_str(), sh.dir.c_str()) < 0) {
 		int e = errno;
-		(void)rename(old.c_str(), s->dir.c_str());
+		(void)rename(old.c_str(), sh.dir.c_str());
 		rm_flat(tmp);
 		return err_set(err, ERR_IO, "search compact: rename %s: %s", tmp.c_str(),
 			       strerror(e));
 	}
 	Xapian::WritableDatabase fresh;
 	try {
-		fresh = Xapian::WritableDatabase(s->dir, Xapian::DB_OPEN | Xapian::DB_BACKEND_GLASS);
+		fresh = Xapian::WritableDatabase(sh.dir, Xapian::DB_OPEN | Xapian::DB_BACKEND_GLASS);
 	} catch (...) { // put the old copy back; it is still whole
-		(void)rename(s->dir.c_str(), tmp.c_str());
-		(void)rename(old.c_str(), s->dir.c_str());
+		(void)rename(sh.dir.c_str(), tmp.c_str());
+		(void)rename(old.c_str(), sh.dir.c_str());
 		rm_flat(tmp);
 		throw;
 	}
-	s->wdb.close();
-	s->wdb = fresh;
-	s->db = s->wdb;
+	sh.wdb.close();
+	sh.wdb = fresh;
 	rm_flat(old);
 	return 0;
+}
+
+int compact(search_db *s, struct err *err)
+{
+	quiesce(s);
+	if (take_failure(s, err) < 0)
+		return -1;
+	int ret = 0;
+	for (auto &sh : s->shards)
+		if ((ret = compact_shard(*sh, err)) < 0)
+			break;
+	join_shards(s);
+	return ret;
 }
 
 } // namespace
 
 extern "C" {
 
-int search_open(const char *dir, bool writable, struct search_db **db_r, struct err *err) noexcept
+int search_open(const char *dir, bool writable, unsigned shards, struct search_db **db_r,
+		struct err *err) noexcept
 {
 	if (dir == nullptr || *dir == '\0')
 		return err_set(err, ERR_INVALID, "search: no index directory");
+	if (writable && (shards < 1 || shards > MAX_SHARDS))
+		return err_set(err, ERR_INVALID, "search: %u shards (1 to %u)", shards, MAX_SHARDS);
 	return guarded("search open", err, [&]() -> int {
 		struct stat st;
 		if (!writable && stat(dir, &st) < 0)
 			return err_set(err, errno == ENOENT ? ERR_NOTFOUND : ERR_IO,
 				       "search: no search index in %s: %s", dir, strerror(errno));
-		search_db *s = new search_db;
-		try {
-			s->dir = dir;
-			while (s->dir.size() > 1 && s->dir.back() == '/')
-				s->dir.pop_back(); // DIR.compact must not land inside DIR
-			s->writable = writable;
-			if (writable) {
-				s->wdb = Xapian::WritableDatabase(
-					dir, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
-				s->db = s->wdb;
-			} else {
-				s->db = Xapian::Database(dir);
-			}
-			s->tg.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
-			s->tg.set_stemming_strategy(Xapian::TermGenerator::STEM_NONE);
-		} catch (...) {
-			delete s;
-			throw;
-		}
-		*db_r = s;
+		std::unique_ptr<search_db> s(new search_db);
+		s->dir = dir;
+		while (s->dir.size() > 1 && s->dir.back() == '/')
+			s->dir.pop_back(); // DIR.compact must not land inside DIR
+		s->writable = writable;
+		if (writable)
+			open_writer(s.get(), shards); // a throw on shard k closes shards 0..k-1
+		else if (shard_dirs(s->dir).empty()) // e.g. a writer is creating it just now
+			return err_set(err, ERR_NOTFOUND, "search: no search index in %s", dir);
+		else
+			s->db = Xapian::Database(s->dir);
+		*db_r = s.release();
 		return 0;
 	});
 }
@@ -874,10 +1193,13 @@ void search_close(struct search_db **dbp) noexcept
 	search_db *s = *dbp;
 	*dbp = nullptr;
 	struct err err = {};
+	if (s->writable && commit_all(s, &err) < 0)
+		log_error("search", "op=close dir=%s err=\"%s\"", s->dir.c_str(), err.msg);
+	stop_workers(s);
+	err = {};
 	(void)guarded("search close", &err, [&]() -> int {
-		if (s->writable)
-			s->wdb.commit();
-		s->wdb.close();
+		for (auto &sh : s->shards)
+			sh->wdb.close();
 		s->db.close();
 		return 0;
 	});
@@ -901,24 +1223,24 @@ int search_put(struct search_db *db, const struct search_doc *doc, struct err *e
 	if (check_writer(db, err) < 0 || check_id(doc->id, err) < 0)
 		return -1;
 	return guarded("search put", err, [&]() -> int {
-		Xapian::Document d;
-		Xapian::TermGenerator &tg = db->tg;
-		tg.set_document(d);
-		tg.set_termpos(0);
-		index_field(tg, doc->subject, "S", true);
-		index_field(tg, doc->from, "A", true);
-		index_field(tg, doc->to, "XT", true);
-		index_field(tg, doc->body, nullptr, true);
-		index_field(tg, doc->attach_names, "XA", true);
-		index_field(tg, doc->attach_text, nullptr, true);
-		index_field(tg, doc->note, "XN", true);
-		d.add_boolean_term(folder_term(doc->folder_id));
-		if (doc->has_attachment)
-			d.add_boolean_term(TERM_HAS_ATTACHMENT);
-		d.add_value(SLOT_DATE, Xapian::sortable_serialise((double)doc->date));
-		d.set_data(doc_data(doc));
-		db->wdb.replace_document((Xapian::docid)doc->id, d);
-		return 0;
+		auto c = std::make_unique<doc_copy>();
+		c->folder_id = doc->folder_id;
+		c->date = doc->date;
+		c->has_attachment = doc->has_attachment;
+		const struct {
+			std::string *to;
+			const char *from;
+		} fields[] = {
+			{&c->subject, doc->subject}, {&c->from, doc->from}, {&c->to, doc->to},
+			{&c->body, doc->body}, {&c->attach_names, doc->attach_names},
+			{&c->attach_text, doc->attach_text}, {&c->note, doc->note},
+		};
+		for (const auto &f : fields)
+			if (f.from != nullptr)
+				f.to->assign(f.from, utf8_cut(f.from, strlen(f.from), MAX_FIELD_BYTES));
+		Xapian::docid local;
+		shard &sh = shard_of(db, (Xapian::docid)doc->id, local);
+		return submit(db, sh, job{job_op::PUT, local, std::move(c)}, err);
 	});
 }
 
@@ -929,11 +1251,9 @@ int search_delete(struct search_db *db, int64_t id, struct err *err) noexcept
 	if (id <= 0 || (uint64_t)id > (uint64_t)UINT32_MAX)
 		return 0; // cannot be in the index
 	return guarded("search delete", err, [&]() -> int {
-		try {
-			db->wdb.delete_document((Xapian::docid)id);
-		} catch (const Xapian::DocNotFoundError &) {
-		}
-		return 0;
+		Xapian::docid local;
+		shard &sh = shard_of(db, (Xapian::docid)id, local);
+		return submit(db, sh, job{job_op::DELETE, local, nullptr}, err);
 	});
 }
 
@@ -945,10 +1265,15 @@ int search_set_folder(struct search_db *db, int64_t id, int64_t folder_id,
 	if (id <= 0 || (uint64_t)id > (uint64_t)UINT32_MAX)
 		return err_set(err, ERR_NOTFOUND, "search: message %lld is not indexed",
 			       (long long)id);
+	quiesce(db); // the document may still be in its shard's queue
+	if (take_failure(db, err) < 0)
+		return -1;
 	return guarded("search set folder", err, [&]() -> int {
+		Xapian::docid local;
+		shard &sh = shard_of(db, (Xapian::docid)id, local);
 		Xapian::Document d;
 		try {
-			d = db->wdb.get_document((Xapian::docid)id);
+			d = sh.wdb.get_document(local);
 		} catch (const Xapian::DocNotFoundError &) {
 			return err_set(err, ERR_NOTFOUND, "search: message %lld is not indexed",
 				       (long long)id);
@@ -970,7 +1295,7 @@ int search_set_folder(struct search_db *db, int64_t id, int64_t folder_id,
 		for (const std::string &o : old)
 			d.remove_term(o);
 		d.add_boolean_term(want);
-		db->wdb.replace_document((Xapian::docid)id, d);
+		sh.wdb.replace_document(local, d);
 		return 0;
 	});
 }
@@ -986,16 +1311,29 @@ int search_commit(struct search_db *db, struct err *err) noexcept
 {
 	if (check_writer(db, err) < 0)
 		return -1;
-	return guarded("search commit", err, [&]() -> int {
-		db->wdb.commit();
+	return commit_all(db, err);
+}
+
+unsigned search_shards(struct search_db *db) noexcept
+{
+	if (db == nullptr)
+		return 0;
+	if (db->writable)
+		return (unsigned)db->shards.size();
+	unsigned n = 0;
+	struct err err = {};
+	(void)guarded("search shards", &err, [&]() -> int {
+		n = (unsigned)db->db.size();
 		return 0;
 	});
+	return n;
 }
 
 int64_t search_count(struct search_db *db) noexcept
 {
 	if (db == nullptr)
 		return 0;
+	quiesce(db);
 	int64_t n = 0;
 	struct err err = {};
 	(void)guarded("search count", &err, [&]() -> int {
@@ -1017,6 +1355,7 @@ int search_run(struct search_db *db, const struct search_query *q, struct arena 
 	if (q->limit > MAX_LIMIT || q->offset > MAX_OFFSET)
 		return err_set(err, ERR_LIMIT, "search: at most %zu results from offset %zu",
 			       MAX_LIMIT, MAX_OFFSET);
+	quiesce(db); // a writer's shards must be still while they are read
 	return guarded("search", err, [&]() -> int {
 		try {
 			return run(db, q, a, hits_r, nhits_r, total_r);

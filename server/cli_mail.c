@@ -21,6 +21,7 @@ void cli_mail_opts(const struct config *c, struct mail_store_opts *o)
 	o->retention_seconds = c->mail_retention_days * 86400;
 	o->cache_mailboxes = (size_t)c->mail_cache_mailboxes;
 	o->tz_minutes = (int)c->mail_tz_minutes;
+	o->index_shards = (unsigned)c->mail_index_shards;
 	o->mime.max_bytes = (size_t)c->mime_max_bytes;
 	o->mime.max_header_bytes = (size_t)c->mime_max_header_bytes;
 	o->mime.max_line = (size_t)c->mime_max_line;

@@ -32,6 +32,7 @@ struct mail_store_opts {
 	int64_t retention_seconds; /* expunged mail is kept this long */
 	size_t cache_mailboxes;    /* open mailboxes kept (LRU) */
 	int tz_minutes;            /* zone for search dates (480: China) */
+	unsigned index_shards;     /* Xapian shards (and writer threads) of a new search index */
 };
 
 void mail_store_opts_default(struct mail_store_opts *o);

@@ -20,6 +20,7 @@ void mail_store_opts_default(struct mail_store_opts *o)
 	o->retention_seconds = 30 * 86400;
 	o->cache_mailboxes = 200;
 	o->tz_minutes = 480;
+	o->index_shards = 2;
 }
 
 int mail_store_open(const char *data_dir, const struct mail_store_opts *o,

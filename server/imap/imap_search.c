@@ -611,7 +611,7 @@ int imap_search_hits(struct imap_cmdctx *c, size_t first, struct imap_hits *h_r)
 	if (x.has_text) {
 		index_catch_up(&x);
 		snprintf(dir, sizeof(dir), "%s/index", mailbox_dir(s->mb));
-		if (search_open(dir, false, &sdb, &err) < 0) {
+		if (search_open(dir, false, 0, &sdb, &err) < 0) {
 			if (err.code != ERR_NOTFOUND) {
 				arena_free(&x.scratch);
 				imap_tagged(c, "NO", "[SERVERBUG] %s", err.msg);

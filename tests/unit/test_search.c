@@ -78,7 +78,7 @@ static void fx_open(struct fx *f)
 	struct err err = {0};
 	snprintf(f->dir, sizeof(f->dir), "/tmp/yz-search-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(search_open(f->dir, true, &f->db, &err), 0);
+	assert_int_equal(search_open(f->dir, true, 3, &f->db, &err), 0);
 	for (size_t i = 0; i < ARRAY_LEN(docs); i++)
 		assert_int_equal(search_put(f->db, &docs[i], &err), 0);
 	assert_int_equal(search_commit(f->db, &err), 0);
@@ -507,7 +507,7 @@ static void test_checked_paging(void **state)
 	(void)state;
 	snprintf(f.dir, sizeof(f.dir), "/tmp/yz-search-XXXXXX");
 	assert_non_null(mkdtemp(f.dir));
-	assert_int_equal(search_open(f.dir, true, &f.db, &err), 0);
+	assert_int_equal(search_open(f.dir, true, 3, &f.db, &err), 0);
 	f.a = arena_new();
 	/* 150 mails with the phrase, 100 decoys holding all its bigrams apart, interleaved */
 	for (int i = 1; i <= 250; i++) {
@@ -632,21 +632,23 @@ static void test_delete_and_replace(void **state)
 	fx_close(&f);
 }
 
+static long long du_total;
+
+static int du_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)p;
+	(void)ftw;
+	if (flag == FTW_F)
+		du_total += sb->st_size;
+	return 0;
+}
+
+/* Bytes of the files under dir, shards included. */
 static long long dir_bytes(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	long long n = 0;
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		char p[512];
-		struct stat st;
-		snprintf(p, sizeof(p), "%.200s/%.250s", dir, e->d_name);
-		if (e->d_name[0] != '.' && stat(p, &st) == 0)
-			n += st.st_size;
-	}
-	closedir(d);
-	return n;
+	du_total = 0;
+	assert_int_equal(nftw(dir, du_entry, 8, FTW_PHYS), 0);
+	return du_total;
 }
 
 static void test_compact(void **state)
@@ -665,14 +667,18 @@ static void test_compact(void **state)
 			assert_int_equal(search_put(f.db, &docs[i], &err), 0);
 		assert_int_equal(search_commit(f.db, &err), 0);
 	}
-	assert_int_equal(search_open(f.dir, false, &r, &err), 0);
+	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
 	long long before = dir_bytes(f.dir);
 	assert_int_equal(search_compact(f.db, &err), 0);
 	assert_true(dir_bytes(f.dir) < before);
-	snprintf(path, sizeof(path), "%s.compact", f.dir);
-	assert_int_equal(stat(path, &st), -1);
-	snprintf(path, sizeof(path), "%s.old", f.dir);
-	assert_int_equal(stat(path, &st), -1);
+	for (int k = 0; k < 3; k++) { /* each shard was swapped, and nothing is left over */
+		snprintf(path, sizeof(path), "%s/s%d.compact", f.dir, k);
+		assert_int_equal(stat(path, &st), -1);
+		snprintf(path, sizeof(path), "%s/s%d.old", f.dir, k);
+		assert_int_equal(stat(path, &st), -1);
+		snprintf(path, sizeof(path), "%s/s%d/iamglass", f.dir, k);
+		assert_int_equal(stat(path, &st), 0);
+	}
 
 	/* same answers, ids kept */
 	assert_int_equal(search_count(f.db), ARRAY_LEN(docs));
@@ -693,11 +699,115 @@ static void test_compact(void **state)
 	assert_int_equal(search_count(r), ARRAY_LEN(docs) + 1);
 	/* still the one writer */
 	struct search_db *w2 = NULL;
-	assert_int_equal(search_open(f.dir, true, &w2, &err), -1);
+	assert_int_equal(search_open(f.dir, true, 3, &w2, &err), -1);
 	assert_int_equal(err.code, ERR_LIMIT);
 	assert_int_equal(search_compact(r, &err), -1);
 	assert_int_equal(err.code, ERR_DENIED);
 	search_close(&r);
+	fx_close(&f);
+}
+
+/* ---- shards ---- */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void test_shards(void **state)
+{
+	struct fx f;
+	struct err err = {0};
+	struct search_db *r = NULL, *w = NULL;
+	int64_t ids[MAXW];
+	char path[128], text[128];
+	(void)state;
+	fx_open(&f); /* 3 shards: ids 1, 4, 7 .. in s0; 2, 5, 8 .. in s1; 3, 6, 9 .. in s2 */
+	assert_int_equal(search_shards(f.db), 3);
+	snprintf(path, sizeof(path), "%s/XAPIANDB", f.dir);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t got = fread(text, 1, sizeof(text) - 1, fp);
+	text[got] = '\0';
+	fclose(fp);
+	assert_string_equal(text, "auto s0\nauto s1\nauto s2\n");
+
+	/* 40 more messages, each with its own word: every id comes back as itself */
+	for (int64_t id = 1001; id <= 1040; id++) {
+		char body[64];
+		snprintf(body, sizeof(body), "分片测试 word%lld", (long long)id);
+		struct search_doc d = {.id = id, .folder_id = 9, .date = T0 + id, .body = body};
+		assert_int_equal(search_put(f.db, &d, &err), 0);
+	}
+	assert_int_equal(search_commit(f.db, &err), 0);
+	for (int64_t id = 1001; id <= 1040; id++) {
+		snprintf(text, sizeof(text), "word%lld", (long long)id);
+		assert_int_equal(count_text(&f, text, 0, ids), 1);
+		assert_int_equal(ids[0], id);
+	}
+	size_t total;
+	struct search_query all = {.text = "分片测试", .folder_id = 9, .limit = MAXW};
+	assert_int_equal(run_ids(f.db, f.a, &all, ids, &total), MAXW);
+	assert_int_equal(total, 40);
+	struct search_query q = {.text = "分片", .by_date = true, .limit = 5};
+	assert_int_equal(run_ids(f.db, f.a, &q, ids, NULL), 5); /* newest first, across shards */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ids[i], 1040 - i);
+
+	/* changes reach the right shard: a put then at once a move, a delete */
+	struct search_doc d = {.id = 1041, .folder_id = 9, .body = "刚放进去就移走"};
+	assert_int_equal(search_put(f.db, &d, &err), 0);
+	assert_int_equal(search_set_folder(f.db, 1041, 10, &err), 0);
+	assert_int_equal(search_delete(f.db, 1005, &err), 0);
+	assert_int_equal(search_commit(f.db, &err), 0);
+	assert_int_equal(count_text(&f, "移走", 10, ids), 1);
+	assert_int_equal(ids[0], 1041);
+	assert_int_equal(count_text(&f, "word1005", 0, ids), 0);
+	all.folder_id = 0;
+	assert_int_equal(run_ids(f.db, f.a, &all, ids, &total), MAXW);
+	assert_int_equal(total, 39);
+
+	/* a reader opens every shard through the stub; the count a writer asks for later is
+	 * ignored, the index keeps its three */
+	search_close(&f.db);
+	assert_int_equal(search_open(f.dir, true, 1, &w, &err), 0);
+	assert_int_equal(search_shards(w), 3);
+	search_close(&w);
+	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
+	assert_int_equal(search_shards(r), 3);
+	assert_int_equal(search_count(r), ARRAY_LEN(docs) + 40);
+	q.text = "word1040";
+	q.by_date = false;
+	assert_int_equal(run_ids(r, f.a, &q, ids, NULL), 1);
+	assert_int_equal(ids[0], 1040);
+	search_close(&r);
+
+	/* bad shard counts, and a stub this shim did not write */
+	assert_int_equal(search_open(f.dir, true, 0, &w, &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	assert_int_equal(search_open(f.dir, true, 9, &w, &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	write_file(path, "auto /etc\n");
+	assert_int_equal(search_open(f.dir, true, 2, &w, &err), -1);
+	assert_null(w);
+	assert_int_equal(search_open(f.dir, false, 0, &r, &err), -1);
+	assert_null(r);
+	fx_close(&f);
+
+	/* one shard: the same, on the caller's thread */
+	snprintf(f.dir, sizeof(f.dir), "/tmp/yz-search-XXXXXX");
+	assert_non_null(mkdtemp(f.dir));
+	f.a = arena_new();
+	assert_int_equal(search_open(f.dir, true, 1, &f.db, &err), 0);
+	assert_int_equal(search_shards(f.db), 1);
+	for (size_t i = 0; i < ARRAY_LEN(docs); i++)
+		assert_int_equal(search_put(f.db, &docs[i], &err), 0);
+	assert_int_equal(search_commit(f.db, &err), 0);
+	assert_int_equal(count_text(&f, "季度报告", 0, ids), 1);
+	assert_int_equal(ids[0], 1);
 	fx_close(&f);
 }
 
@@ -714,13 +824,13 @@ static void test_readers_and_locks(void **state)
 	fx_open(&f);
 
 	/* a second writer: busy */
-	assert_int_equal(search_open(f.dir, true, &w2, &err), -1);
+	assert_int_equal(search_open(f.dir, true, 3, &w2, &err), -1);
 	assert_int_equal(err.code, ERR_LIMIT);
 	assert_string_equal(err.msg, "search index is busy");
 	assert_null(w2);
 
 	/* a reader sees what was committed, and more only after reopen */
-	assert_int_equal(search_open(f.dir, false, &r, &err), 0);
+	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
 	assert_int_equal(search_count(r), ARRAY_LEN(docs));
 	struct search_doc d = {.id = 100, .folder_id = 1, .date = T0, .body = "新的邮件 fresh"};
 	assert_int_equal(search_put(f.db, &d, &err), 0);
@@ -745,9 +855,9 @@ static void test_readers_and_locks(void **state)
 	d.body = "written before close";
 	assert_int_equal(search_put(f.db, &d, &err), 0);
 	search_close(&f.db);
-	assert_int_equal(search_open(f.dir, true, &w2, &err), 0); /* the lock went with it */
+	assert_int_equal(search_open(f.dir, true, 3, &w2, &err), 0); /* the lock went with it */
 	search_close(&w2);
-	assert_int_equal(search_open(f.dir, false, &r, &err), 0);
+	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
 	q.text = "close";
 	assert_int_equal(search_run(r, &q, f.a, &hits, &n, &total, &err), 0);
 	assert_int_equal(n, 1);
@@ -758,15 +868,15 @@ static void test_readers_and_locks(void **state)
 	/* missing index */
 	char missing[96];
 	snprintf(missing, sizeof(missing), "%s/none", f.dir);
-	assert_int_equal(search_open(missing, false, &r, &err), -1);
+	assert_int_equal(search_open(missing, false, 0, &r, &err), -1);
 	assert_int_equal(err.code, ERR_NOTFOUND);
 	assert_null(r);
 	/* an empty directory is no index either */
 	snprintf(missing, sizeof(missing), "%s/empty", f.dir);
 	assert_int_equal(mkdir(missing, 0700), 0);
-	assert_int_equal(search_open(missing, false, &r, &err), -1);
+	assert_int_equal(search_open(missing, false, 0, &r, &err), -1);
 	assert_int_equal(err.code, ERR_NOTFOUND);
-	assert_int_equal(search_open("", false, &r, &err), -1);
+	assert_int_equal(search_open("", false, 0, &r, &err), -1);
 	assert_int_equal(err.code, ERR_INVALID);
 	fx_close(&f);
 }
@@ -979,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_delete_and_replace),
 		cmocka_unit_test(test_readers_and_locks),
 		cmocka_unit_test(test_compact),
+		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_parse_errors),
 	};
