@@ -173,6 +173,8 @@ if [ "$STORED" -gt 0 ]; then
 		>"$RES/yizhan-sizes.txt"
 	for d in "$DATA"/accounts/*/*/index; do
 		[ -d "$d" ] && du -sb "$d" | awk '{print "index_dir_bytes=" $1}' >>"$RES/yizhan-sizes.txt"
+		[ -f "$d/XAPIANDB" ] && echo "index_shards=$(grep -c '^auto ' "$d/XAPIANDB")" \
+			>>"$RES/yizhan-sizes.txt"
 	done
 else
 	log "yizhan stored nothing: $(sed -n 's/^  //p' "$RES/import.out" | head -n 1)"
@@ -332,10 +334,13 @@ if m:
     yz_rate = stored / wall if wall else 0
     P("| messages stored / indexed | %d / %s%s | %s |" % (stored, ix.group(1) if ix else "0",
       " (%s skipped)" % sk.group(1) if sk else "", nm_msgs or "—"))
-    P("| store (`yizhan import` before indexing) | %s messages/s, %s MB/s (%s s) | — |" % (
-        m.group(4), m.group(5), m.group(3)))
-    P("| index (Xapian, after the store) | %s docs/s (%s s) | — |" % (
-        ix.group(3) if ix else "—", ix.group(2) if ix else "—"))
+    shards = int(sizes.get("index_shards", 0) or 0)
+    ixa = re.search(r"messages/s\), ([\d.]+) s of it after storing", imp)
+    P("| store (`yizhan import`%s) | %s messages/s, %s MB/s (%s s) | — |" % (
+        ", indexing alongside" if ixa else " before indexing", m.group(4), m.group(5), m.group(3)))
+    P("| index (Xapian%s) | %s docs/s (%s s%s) | — |" % (
+        ", %d shards" % shards if shards else "", ix.group(3) if ix else "—",
+        ix.group(2) if ix else "—", ", %s s of it after storing" % ixa.group(1) if ixa else ""))
     if cx:
         P("| compaction of the index (after a bulk import) | %s s, %s MB -> %s MB | — |" % (
             cx.group(1), cx.group(2), cx.group(3)))
