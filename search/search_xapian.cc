@@ -939,7 +939,7 @@ int submit(search_db *s, shard &sh, job &&j, struct err *err)
 	}
 	std::unique_lock<std::mutex> lk(sh.mu);
 	sh.idle.wait(lk, [&sh] { return sh.q.size() < QUEUE_MAX; });
-	if (sh.failed.code != ERR_OK && !sh.busy) {
+	if (!sh.busy && sh.failed.code != ERR_OK) { // busy: the thread may be writing it
 		*err = sh.failed;
 		return -1; // kept until the commit, which must fail too
 	}
