@@ -438,7 +438,7 @@ static void local_add(struct local_batch *b, const struct mta_job *j)
 		local_flush(b);
 	l = &b->v[b->n++];
 	*l = (struct local){.j = j, .why = ""};
-	if (blob_get(mail_store_blobs(b->d->app->mail), j->blob, mo->mime.max_bytes, &l->raw,
+	if (mta_queue_body(b->d->app->queue, j->blob, mo->mime.max_bytes, &l->raw,
 		     &l->len, &err) < 0) {
 		l->done = true;
 		outcome(b, j, MTA_TEMPFAIL, 451, "4.3.0 the queued message cannot be read");
@@ -542,7 +542,7 @@ static void deliver_remote(struct mta_delivery *d, const struct mta_job *j, size
 	}
 	m.mail_params = arena_printf(a, "%s%s%s", j->ret_full ? " RET=FULL" : "",
 				     j->envid ? " ENVID=" : "", j->envid ? xtext(j->envid, a) : "");
-	if (blob_get(mail_store_blobs(d->app->mail), j->blob, mo->mime.max_bytes, &raw, &len, &err) <
+	if (mta_queue_body(d->app->queue, j->blob, mo->mime.max_bytes, &raw, &len, &err) <
 	    0) {
 		for (size_t i = 0; i < n; i++)
 			result(d, &j[i], MTA_TEMPFAIL, 451, "4.3.0 the queued message cannot be read",
@@ -639,7 +639,7 @@ static void send_dsns(struct mta_delivery *d)
 		/* no DSN about a DSN (null sender), nor when every recipient said NOTIFY=NEVER */
 		if (j->sender && *j->sender && j->nrcpts > 0) {
 			const char *to = j->sender, *dmsg;
-			if (blob_get(mail_store_blobs(d->app->mail), j->blob, mo->mime.max_bytes, &raw,
+			if (mta_queue_body(d->app->queue, j->blob, mo->mime.max_bytes, &raw,
 				     &len, &err) < 0) {
 				raw = NULL;
 				len = 0;

@@ -138,16 +138,21 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+void blob_digest(const void *data, size_t len, char digest_r[BLOB_HEX])
+{
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	SHA256(data, len, h);
+	hex_encode(h, sizeof(h), digest_r);
+}
+
 int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags,
 	     char digest_r[BLOB_HEX], struct err *err)
 {
-	unsigned char h[SHA256_DIGEST_LENGTH];
 	char d[BLOB_HEX], path[4200], dir[4200], tmp[4300];
 	struct stat sb;
 	int fd;
 
-	SHA256(data, len, h);
-	hex_encode(h, sizeof(h), d);
+	blob_digest(data, len, d);
 	blob_path(bs, d, path, sizeof(path));
 	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len) {
 		memcpy(digest_r, d, BLOB_HEX);

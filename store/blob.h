@@ -29,6 +29,8 @@ enum blob_flags {
 	BLOB_SYNC = 1 << 0, /* durable when blob_put returns */
 };
 
+/* The digest blob_put() files len bytes under (lower-case hex SHA-256). */
+void blob_digest(const void *data, size_t len, char digest_r[BLOB_HEX]);
 /* Store len bytes; digest_r receives the lower-case hex SHA-256. An existing blob of the same
  * digest and size is not written again. */
 int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags,

@@ -1,9 +1,10 @@
 /* queue.h: the mail queue (DATA/queue.db + blobs). Everything that arrives (SMTP inbound,
  * submission, the web and API send) and everything that leaves goes through it.
  *
- * "Accepted" means durable: the message blob is flushed and the queue row committed
- * (synchronous=FULL) before mta_queue_submit() returns 0, and only then may a server say
- * 250. Submissions arriving together are committed together (group commit): concurrent
+ * "Accepted" means durable: the message and its queue rows are committed (synchronous=FULL)
+ * before mta_queue_submit() returns 0, and only then may a server say 250. A message up to
+ * 1 MiB is kept in queue.db itself (the spool) until it leaves the queue, so that costs one
+ * flush; a larger one is written to the blob store and flushed first. Submissions arriving together are committed together (group commit): concurrent
  * callers are batched by a committer thread so that one file-system flush and one SQLite
  * commit serve all of them.
  *
@@ -86,6 +87,12 @@ int mta_queue_open(const char *data_dir, const struct mta_queue_opts *o,
 void mta_queue_close(struct mta_queue **qp);
 
 /* ---- delivery side ---- */
+
+/* The message a job or DSN job names (its blob digest): from the spool, or from the blob
+ * store for a large one. A malloc'd, NUL-terminated copy the caller frees; ERR_NOTFOUND if
+ * neither has it, ERR_LIMIT beyond max_len. */
+int mta_queue_body(struct mta_queue *q, const char *blob, size_t max_len, char **data_r,
+		   size_t *len_r, struct err *err) YZ_WUR;
 
 enum mta_rcpt_state {
 	MTA_QUEUED = 0, /* waiting for its next attempt */

@@ -7,6 +7,7 @@ message, what the receiver got.
 
 import email
 import email.policy
+import hashlib
 import os
 import re
 import subprocess
@@ -441,6 +442,65 @@ class Compose(unittest.TestCase):
         self.assertEqual(len(wait_subject(BOB, "来不及撤回")), 1)
         r = s(ALICE).post("/api/v1/outbox/%s/cancel" % j2["qid"], {"message": j2["id"]})
         yz.assert_error(self, r, 409, "too_late")
+
+    def test_spool(self):
+        """Mail up to 1 MiB waits for delivery in queue.db's spool (so accepting it costs one
+        flush), larger mail as a blob file; either goes when it leaves the queue."""
+        qdb = os.path.join(SRV.data, "queue.db")
+
+        def queued(qid):
+            return yz.sql_read(qdb, "SELECT blob, size FROM messages WHERE qid = ?", (qid,))[0]
+
+        def spooled(digest):
+            return yz.sql_read(qdb, "SELECT length(data) FROM spool WHERE blob = ?", (digest,))
+
+        def blob_file(d):
+            return os.path.join(SRV.data, "blobs", d[:2], d[2:4], d)
+
+        small = send(ALICE, {"to": [BOB[0]], "subject": "暂存的小邮件", "text": "小" * 2000,
+                             "delay_seconds": 30})
+        d1, size1 = queued(small["qid"])
+        self.assertEqual(spooled(d1), [(size1,)])
+        self.assertFalse(os.path.exists(blob_file(d1)), "a small message is not a file yet")
+        body = yz.queued_body(SRV.data, d1)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), d1)
+        msg = email.message_from_bytes(body, policy=email.policy.default)
+        self.assertEqual(msg["Subject"], "暂存的小邮件")
+        self.assertIn("小" * 2000, msg.get_body(("plain",)).get_content())
+
+        big = os.urandom(1536 * 1024)
+        up = s(ALICE).req("POST", "/api/v1/uploads?name=big.bin",
+                          headers={"Content-Type": "application/octet-stream"}, body=big)
+        self.assertEqual(up.status, 201, up)
+        large = send(ALICE, {"to": [BOB[0]], "subject": "暂存的大邮件", "text": "附件很大",
+                             "attachments": [up.json()["id"]], "delay_seconds": 30})
+        d2, size2 = queued(large["qid"])
+        self.assertGreater(size2, 1 << 20)
+        self.assertEqual(spooled(d2), [], "over 1 MiB: not in the spool")
+        self.assertEqual(os.path.getsize(blob_file(d2)), size2, "written as a blob before queueing")
+
+        # undo both: the spooled copy goes with its queue row
+        for j in (small, large):
+            r = s(ALICE).post("/api/v1/outbox/%s/cancel" % j["qid"], {"message": j["id"]})
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(spooled(d1), [])
+        self.assertEqual(yz.sql_read(qdb, "SELECT count(*) FROM messages WHERE qid IN (?, ?)",
+                                     (small["qid"], large["qid"])), [(0,)])
+
+        # sent for real, a spooled message arrives whole; once its queue row is cleaned up,
+        # no spooled copy is left without a queue message
+        j = send(ALICE, {"to": [BOB[0]], "subject": "暂存后投递", "text": "投递的正文"})
+        got = wait_subject(BOB, "暂存后投递")
+        self.assertEqual(len(got), 1)
+        full = s(BOB).get("/api/v1/messages/%d" % got[0]["id"]).json()
+        self.assertEqual(full["text"].strip(), "投递的正文")
+        deadline = time.time() + 15
+        while yz.sql_read(qdb, "SELECT 1 FROM messages WHERE qid = ?", (j["qid"],)):
+            self.assertLess(time.time(), deadline, "the delivered message stays queued")
+            time.sleep(0.2)
+        self.assertEqual(yz.sql_read(qdb, "SELECT count(*) FROM spool WHERE NOT EXISTS"
+                                          " (SELECT 1 FROM messages m WHERE m.blob = spool.blob)"),
+                         [(0,)])
 
     def test_drafts(self):
         r = s(ALICE).post("/api/v1/drafts", {"to": [BOB[0]], "subject": "草稿一", "text": "v1"})

@@ -270,8 +270,7 @@ def queued_rcpts(srv, qid):
 
 
 def blob(srv, digest):
-    with open(os.path.join(srv.data, "blobs", digest[:2], digest[2:4], digest), "rb") as f:
-        return f.read()
+    return yz.queued_body(srv.data, digest)
 
 
 def audit(srv, type_prefix):

@@ -188,9 +188,7 @@ class Inbound(unittest.TestCase):
         rows = yz.sql_read(os.path.join(SRV.data, "queue.db"),
                            "SELECT blob FROM messages WHERE qid = ?", (qid,))
         self.assertEqual(len(rows), 1)
-        digest = rows[0][0]
-        with open(os.path.join(SRV.data, "blobs", digest[:2], digest[2:4], digest), "rb") as f:
-            queued = f.read()
+        queued = yz.queued_body(SRV.data, rows[0][0])
         self.assertIn(b"DKIM-Signature:", queued)
         # dkimpy verifies it against the record we were told to publish
         self.assertTrue(dkim.verify(queued, dnsfunc=lambda name, timeout=5: record.encode()),

@@ -1103,6 +1103,16 @@ def sql_read(path, sql, params=()):
         db.close()
 
 
+def queued_body(data_dir, digest):
+    """A queued message's bytes: from queue.db's spool (up to 1 MiB), else its blob file."""
+    rows = sql_read(os.path.join(data_dir, "queue.db"), "SELECT data FROM spool WHERE blob = ?",
+                    (digest,))
+    if rows:
+        return bytes(rows[0][0])
+    with open(os.path.join(data_dir, "blobs", digest[:2], digest[2:4], digest), "rb") as f:
+        return f.read()
+
+
 def token_add(srv, address, *scopes, name="proto-tests"):
     """`yizhan token add`: the bearer token (printed once on stdout)."""
     args = ["token", "add", "--data", srv.data, address, "--name", name]
