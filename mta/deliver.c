@@ -143,7 +143,7 @@ static int submit_local(struct mta_delivery *d, const char *sender, const char *
  * logged: the message itself is already in the mailbox. */
 static void user_rules(struct mta_delivery *d, const struct mta_job *j,
 		       const struct store_account *acct, const struct store_mail_settings *ms,
-		       const char *raw, size_t len, const struct mime_msg *msg)
+		       const char *raw, size_t len)
 {
 	struct arena *a = arena_new();
 	struct err err;
@@ -179,7 +179,13 @@ static void user_rules(struct mta_delivery *d, const struct mta_job *j,
 					 &reply, &err) < 0) {
 			log_warn("mta", "qid=%s vacation error=\"%s\"", j->qid, err.msg);
 		} else if (reply) {
+			/* parsed only now: the reply quotes its subject and Message-ID */
+			const struct mail_store_opts *mo = mail_store_options(d->app->mail);
+			struct mime_msg *msg = NULL;
+			struct err perr;
 			size_t rl;
+			if (mime_parse(raw, len, &mo->mime, a, &msg, &perr) < 0)
+				msg = NULL;
 			const char *rmsg = dsn_vacation(acct->address, acct->name, j->sender,
 							ms->vacation_subject, ms->vacation_body,
 							msg ? msg->message_id : NULL,
@@ -208,7 +214,6 @@ struct local {
 	const struct mta_job *j;
 	char *raw; /* the message (malloc'd) */
 	size_t len;
-	struct mime_msg *msg; /* NULL when it does not parse (stored as it is) */
 	struct mta_expansion x;
 	int failed, temp;
 	const char *why;
@@ -295,7 +300,7 @@ static void into_account(struct local_batch *b, const struct drop *ds, size_t n)
 		mailbox_unref(&mb);
 		for (size_t i = 0; i < n; i++) {
 			struct local *l = &b->v[ds[i].k];
-			user_rules(d, l->j, &acct, &ms, l->raw, l->len, l->msg);
+			user_rules(d, l->j, &acct, &ms, l->raw, l->len);
 		}
 		return;
 	}
@@ -332,7 +337,7 @@ static void into_account(struct local_batch *b, const struct drop *ds, size_t n)
 			continue;
 		}
 		if (!added[i].duplicate)
-			user_rules(d, l->j, &acct, &ms, l->raw, l->len, l->msg);
+			user_rules(d, l->j, &acct, &ms, l->raw, l->len);
 	}
 	mailbox_unref(&mb);
 }
@@ -426,13 +431,13 @@ static void local_flush(struct local_batch *b)
 	b->n = b->bytes = b->nout = 0;
 }
 
-/* Read, parse and expand one local recipient into the batch (its outcome is decided here when
+/* Read and expand one local recipient into the batch (its outcome is decided here when
  * it cannot be delivered at all); the batch is delivered when full. */
 static void local_add(struct local_batch *b, const struct mta_job *j)
 {
 	const struct mail_store_opts *mo = mail_store_options(b->d->app->mail);
 	struct local *l;
-	struct err err, perr;
+	struct err err;
 
 	if (b->n == b->cap || b->bytes > LOCAL_BYTES)
 		local_flush(b);
@@ -445,8 +450,6 @@ static void local_add(struct local_batch *b, const struct mta_job *j)
 		return;
 	}
 	b->bytes += l->len;
-	if (mime_parse(l->raw, l->len, &mo->mime, b->a, &l->msg, &perr) < 0)
-		l->msg = NULL; /* stored as it is; only the vacation reply wants the parse */
 	if (mta_expand(b->d->app->store, j->rcpt, b->a, &l->x, &err) < 0) {
 		l->done = true;
 		outcome(b, j, MTA_TEMPFAIL, 451, err.msg);
@@ -722,8 +725,14 @@ static void *worker(void *p)
 	struct mta_delivery *d = wa->d;
 	bool dsn = wa->dsn;
 	uint64_t last_dsn = 0;
+	struct err rerr;
 
 	free(wa);
+	/* outcomes need no flush of their own: what they record is already durable (the
+	 * mailbox insert) or idempotent to repeat, and the accepting side then never waits
+	 * behind a worker's flush for the queue's write lock */
+	if (mta_queue_relax_thread(d->app->queue, &rerr) < 0)
+		log_warn("mta", "queue error=\"%s\"", rerr.msg);
 	while (!d->stop) {
 		struct arena *a = arena_new();
 		struct mta_job *v;

@@ -106,6 +106,16 @@ static int open_conn(const char *path, bool create, bool sync_full, sqlite3 **c_
 	return 0;
 }
 
+int db_relax(struct db *db, struct err *err)
+{
+	sqlite3 *c = db_conn(db, err);
+	if (c == NULL)
+		return -1;
+	if (sqlite3_exec(c, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(c, err, "relax");
+	return 0;
+}
+
 static int user_version(sqlite3 *c, int *v_r, struct err *err)
 {
 	sqlite3_stmt *st;

@@ -29,6 +29,11 @@ void db_close(struct db **dbp);
 /* This thread's connection, opened on first use. */
 sqlite3 *db_conn(struct db *db, struct err *err);
 const char *db_path(const struct db *db);
+/* This thread's commits on db skip their own flush (synchronous=NORMAL on its connection):
+ * they are durable with the next full commit of any thread (one WAL, flushed as a whole) or
+ * the next checkpoint, and a power cut may lose them, never half of one. For writes whose loss
+ * only repeats work. */
+int db_relax(struct db *db, struct err *err) YZ_WUR;
 
 /* A prepared statement on this thread's connection, from a per-connection cache keyed by the
  * SQL text. Hand it back with db_done(), never sqlite3_finalize(). */

@@ -198,25 +198,29 @@ static void cs_resolve(const char *label, struct cs *cs)
 
 /* ---- output helpers ---- */
 
-/* utf8_valid() with ASCII skipped eight bytes at a time (most of any mail is ASCII). */
+/* From i, the index of the next byte at or after it that is not ASCII (n if none): eight
+ * bytes at a time, since most of any mail is ASCII. */
+static size_t skip_ascii(const unsigned char *p, size_t i, size_t n)
+{
+	while (i + 8 <= n) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		if ((w & 0x8080808080808080ull) != 0)
+			break;
+		i += 8;
+	}
+	while (i < n && p[i] < 0x80) /* at most the eight bytes that hold a non-ASCII one */
+		i++;
+	return i;
+}
+
+/* utf8_valid(), with ASCII skipped quickly. */
 static bool utf8_ok(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
 
-	while (i < n) {
-		uint64_t w;
-		if (i + 8 <= n) {
-			memcpy(&w, p + i, 8);
-			if ((w & 0x8080808080808080ull) == 0) {
-				i += 8;
-				continue;
-			}
-		}
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
+	while ((i = skip_ascii(p, i, n)) < n) {
 		size_t k = utf8_seq_len(p + i, n - i);
 		if (k == 0)
 			return false;
@@ -479,7 +483,7 @@ static bool utf8_mostly(const char *in, size_t n)
 	const unsigned char *p = (const unsigned char *)in;
 	size_t good = 0, bad = 0;
 
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0; (i = skip_ascii(p, i, n)) < n;) {
 		size_t k = utf8_seq_len(p + i, n - i);
 		if (k == 0) {
 			bad++;

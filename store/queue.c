@@ -443,6 +443,11 @@ bool mta_queue_wait(struct mta_queue *q, int timeout_ms)
 
 /* ---- delivery side ---- */
 
+int mta_queue_relax_thread(struct mta_queue *q, struct err *err)
+{
+	return db_relax(q->db, err);
+}
+
 int mta_queue_body(struct mta_queue *q, const char *blob, size_t max_len, char **data_r,
 		   size_t *len_r, struct err *err)
 {

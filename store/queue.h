@@ -88,6 +88,13 @@ void mta_queue_close(struct mta_queue **qp);
 
 /* ---- delivery side ---- */
 
+/* For a delivery thread: its claims and outcomes on queue.db are committed without a flush
+ * of their own (db_relax). They become durable with the next accepted message's commit; a
+ * power cut before that makes a recipient be tried again, which local delivery's delivery
+ * key turns into nothing and remote delivery into a second copy (at-least-once, as
+ * before). Accepting never waits behind such a flush. */
+int mta_queue_relax_thread(struct mta_queue *q, struct err *err) YZ_WUR;
+
 /* The message a job or DSN job names (its blob digest): from the spool, or from the blob
  * store for a large one. A malloc'd, NUL-terminated copy the caller frees; ERR_NOTFOUND if
  * neither has it, ERR_LIMIT beyond max_len. */

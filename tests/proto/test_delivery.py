@@ -244,6 +244,10 @@ class Local(unittest.TestCase):
         self.assertEqual(len(replies), 1)
         msg = raw(BOB, replies[0]["id"])
         self.assertEqual(msg["Auto-Submitted"], "auto-replied")
+        # it answers the message it replies to (parsed only when a reply is due)
+        orig = raw(DAVE, wait_subject(DAVE, "请转发")[0]["id"])
+        self.assertTrue(orig["Message-ID"])
+        self.assertEqual(msg["In-Reply-To"], orig["Message-ID"])
         # a second message within the period: no second reply
         send(BOB, {"to": [DAVE[0]], "subject": "再来一封", "text": "x"})
         wait_subject(DAVE, "再来一封")
