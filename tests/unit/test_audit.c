@@ -275,6 +275,70 @@ static void test_audit_head(void **state)
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* audit.head is overwritten in place (one fixed-width line), keeps working when another
+ * process replaced the file, and a head in the older variable-width form still verifies. */
+static void test_audit_head_in_place(void **state)
+{
+	char dir[64], path[128], line[256];
+	struct stat st1, st2;
+	struct store_audit *a;
+	struct err err;
+	long long id;
+	FILE *fp;
+	(void)state;
+
+	fresh_audit(dir, 3);
+	snprintf(path, sizeof(path), "%s/audit.head", dir);
+	assert_int_equal(stat(path, &st1), 0);
+	assert_int_equal(st1.st_size, 20 + 1 + 64 + 1 + 64 + 1);
+	assert_int_equal(store_audit_open(dir, &a, &err), 0);
+	struct audit_rec r = {.type = "admin.test", .ip = "192.0.2.1", .actor = "a@example.com"};
+	for (int i = 0; i < 2; i++) /* records 4 and 5 */
+		assert_int_equal(store_audit_append(a, &r, &err), 0);
+	store_audit_close(&a);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_equal(st2.st_ino, st1.st_ino); /* the same file, rewritten */
+	assert_int_equal(st2.st_size, st1.st_size);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_int_equal(sscanf(line, "%lld", &id), 1);
+	assert_int_equal(id, 5);
+	assert_int_equal(strncmp(line, "00000000000000000005 ", 21), 0);
+	verify_names(dir, 0);
+
+	/* another process puts a new file in its place while this one has it open: the next
+	 * head goes into the new file, not the unlinked one */
+	assert_int_equal(store_audit_open(dir, &a, &err), 0);
+	assert_int_equal(store_audit_append(a, &r, &err), 0); /* 6: opens the head */
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "%s.other", path);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	/* the older form: no padding, shorter than what replaces it */
+	char hash[65], mac[65];
+	assert_int_equal(sscanf(line, "%lld %64s %64s", &id, hash, mac), 3);
+	fp = fopen(tmp, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%lld %s %s\n", id, hash, mac);
+	fclose(fp);
+	assert_int_equal(rename(tmp, path), 0);
+	verify_names(dir, 0);
+	assert_int_equal(store_audit_append(a, &r, &err), 0); /* 7 */
+	store_audit_close(&a);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_int_equal(sscanf(line, "%lld", &id), 1);
+	assert_int_equal(id, 7);
+	verify_names(dir, 0);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 struct first_rec {
 	char actor[64], type[64], client[64];
 };
@@ -389,6 +453,7 @@ int main(void)
 	    cmocka_unit_test(test_audit_triggers),
 	    cmocka_unit_test(test_audit_tamper),
 	    cmocka_unit_test(test_audit_head),
+	    cmocka_unit_test(test_audit_head_in_place),
 	    cmocka_unit_test(test_audit_invalid_utf8),
 	    cmocka_unit_test(test_audit_group_commit),
 	};
