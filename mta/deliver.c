@@ -738,6 +738,9 @@ static void *worker(void *p)
 		struct mta_job *v;
 		size_t n = 0;
 		struct err err;
+		/* counted before looking: a message queued while this batch runs is not left
+		 * waiting for the next kick or the timeout */
+		unsigned seen = mta_queue_kicks(d->app->queue);
 		if (mta_queue_due(d->app->queue, time_now(), BATCH, LEASE_S, a, &v, &n, &err) < 0)
 			log_warn("mta", "queue error=\"%s\"", err.msg);
 		else if (n > 0)
@@ -748,7 +751,7 @@ static void *worker(void *p)
 			last_dsn = time_mono_ns();
 		}
 		if (n < BATCH && !d->stop)
-			mta_queue_wait(d->app->queue, 1000);
+			mta_queue_wait(d->app->queue, seen, 1000);
 	}
 	return NULL;
 }

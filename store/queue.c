@@ -418,10 +418,18 @@ void mta_queue_kick(struct mta_queue *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
-bool mta_queue_wait(struct mta_queue *q, int timeout_ms)
+unsigned mta_queue_kicks(struct mta_queue *q)
+{
+	unsigned k;
+	pthread_mutex_lock(&q->lock);
+	k = q->kicks;
+	pthread_mutex_unlock(&q->lock);
+	return k;
+}
+
+bool mta_queue_wait(struct mta_queue *q, unsigned seen, int timeout_ms)
 {
 	struct timespec ts;
-	unsigned before;
 	bool kicked;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -432,11 +440,10 @@ bool mta_queue_wait(struct mta_queue *q, int timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&q->lock);
-	before = q->kicks;
-	while (q->kicks == before && !q->stop)
+	while (q->kicks == seen && !q->stop)
 		if (pthread_cond_timedwait(&q->kicked, &q->lock, &ts) != 0)
 			break;
-	kicked = q->kicks != before;
+	kicked = q->kicks != seen;
 	pthread_mutex_unlock(&q->lock);
 	return kicked;
 }

@@ -146,8 +146,11 @@ int mta_queue_results(struct mta_queue *q, const struct mta_result *v, size_t n,
 int mta_queue_release_leases(struct mta_queue *q, struct err *err) YZ_WUR;
 /* Wake the delivery workers (after a submit). */
 void mta_queue_kick(struct mta_queue *q);
-/* Wait for work until timeout_ms or a kick; returns true if kicked. */
-bool mta_queue_wait(struct mta_queue *q, int timeout_ms);
+/* Kicks so far: take it before looking for work, and hand it to mta_queue_wait(), so a kick
+ * that came while the work was being done is not waited for. */
+unsigned mta_queue_kicks(struct mta_queue *q);
+/* Wait until timeout_ms or a kick after the one counted in seen; returns true if kicked. */
+bool mta_queue_wait(struct mta_queue *q, unsigned seen, int timeout_ms);
 
 /* Bounce and delay-warning bookkeeping (mta/dsn.c uses these). */
 struct mta_dsn_rcpt {
