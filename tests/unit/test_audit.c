@@ -277,6 +277,15 @@ static void test_audit_head(void **state)
 
 /* audit.head is overwritten in place (one fixed-width line), keeps working when another
  * process replaced the file, and a head in the older variable-width form still verifies. */
+/* The first line of the file at path. */
+static void head_line(const char *path, char *line, size_t n)
+{
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, (int)n, fp));
+	fclose(fp);
+}
+
 static void test_audit_head_in_place(void **state)
 {
 	char dir[64], path[128], line[256];
@@ -299,10 +308,7 @@ static void test_audit_head_in_place(void **state)
 	assert_int_equal(stat(path, &st2), 0);
 	assert_int_equal(st2.st_ino, st1.st_ino); /* the same file, rewritten */
 	assert_int_equal(st2.st_size, st1.st_size);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	assert_non_null(fgets(line, sizeof(line), fp));
-	fclose(fp);
+	head_line(path, line, sizeof(line));
 	assert_int_equal(sscanf(line, "%lld", &id), 1);
 	assert_int_equal(id, 5);
 	assert_int_equal(strncmp(line, "00000000000000000005 ", 21), 0);
@@ -314,10 +320,7 @@ static void test_audit_head_in_place(void **state)
 	assert_int_equal(store_audit_append(a, &r, &err), 0); /* 6: opens the head */
 	char tmp[160];
 	snprintf(tmp, sizeof(tmp), "%s.other", path);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	assert_non_null(fgets(line, sizeof(line), fp));
-	fclose(fp);
+	head_line(path, line, sizeof(line));
 	/* the older form: no padding, shorter than what replaces it */
 	char hash[65], mac[65];
 	assert_int_equal(sscanf(line, "%lld %64s %64s", &id, hash, mac), 3);
@@ -329,10 +332,7 @@ static void test_audit_head_in_place(void **state)
 	verify_names(dir, 0);
 	assert_int_equal(store_audit_append(a, &r, &err), 0); /* 7 */
 	store_audit_close(&a);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	assert_non_null(fgets(line, sizeof(line), fp));
-	fclose(fp);
+	head_line(path, line, sizeof(line));
 	assert_int_equal(sscanf(line, "%lld", &id), 1);
 	assert_int_equal(id, 7);
 	verify_names(dir, 0);
