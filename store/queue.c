@@ -499,6 +499,22 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 	sqlite3_stmt *s;
 	size_t n = 0;
 
+	/* nothing due (the usual answer of the workers a kick wakes but another served): say so
+	 * without taking the write lock the accepting side needs */
+	if (db_prepare(q->db,
+		       "SELECT 1 FROM rcpts WHERE state = 0 AND next_try <= ?1 AND lease_until <= ?1"
+		       " LIMIT 1",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	int any = sqlite3_step(s);
+	if (db_end(q->db, s, "look for due recipients", err) < 0)
+		return -1;
+	if (any != SQLITE_ROW) {
+		*v_r = v;
+		*n_r = 0;
+		return 0;
+	}
 	/* claim by pushing next_try out by the lease, in the same transaction */
 	if (db_exec(q->db, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
