@@ -1019,9 +1019,29 @@ int commit_all(search_db *s, struct err *err)
 	return take_failure(s, err);
 }
 
+// A database directory d that is missing while d.old exists is a compaction between its two
+// renames (compact_shard): in progress, its writer still holds the lock inside d.old, and
+// this is "busy"; or one that died there, and d.old, still whole, goes back. Without this a
+// writer would create an empty d in the gap, and the compaction would lose the shard.
+void recover_compaction(const std::string &d)
+{
+	const std::string old = d + ".old";
+	if (file_exists(d) || !file_exists(old))
+		return;
+	{ // DatabaseLockError while the compaction runs
+		Xapian::WritableDatabase probe(old, Xapian::DB_OPEN | Xapian::DB_BACKEND_GLASS);
+		probe.close();
+	}
+	if (rename(old.c_str(), d.c_str()) < 0 && errno != ENOENT && errno != EEXIST &&
+	    errno != ENOTEMPTY)
+		throw Xapian::DatabaseOpeningError(old + ": " + strerror(errno));
+	log_warn("search", "dir=%s msg=\"an unfinished compaction was undone\"", d.c_str());
+}
+
 // Open (creating when missing) the writers of the index in s->dir.
 void open_writer(search_db *s, unsigned want)
 {
+	recover_compaction(s->dir); // an index made before shards is compacted as a whole
 	std::vector<std::string> dirs = shard_dirs(s->dir);
 	bool fresh = dirs.empty();
 	if (fresh) {
@@ -1033,8 +1053,12 @@ void open_writer(search_db *s, unsigned want)
 	for (const std::string &d : dirs) {
 		auto sh = std::make_unique<shard>();
 		sh->dir = d;
-		sh->wdb = Xapian::WritableDatabase(d, Xapian::DB_CREATE_OR_OPEN |
-							   Xapian::DB_BACKEND_GLASS);
+		if (!fresh)
+			recover_compaction(d);
+		// a shard the stub names must be there: never made anew, empty, in its place
+		sh->wdb = Xapian::WritableDatabase(d, (fresh ? Xapian::DB_CREATE_OR_OPEN
+							     : Xapian::DB_OPEN) |
+							      Xapian::DB_BACKEND_GLASS);
 		sh->tg.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
 		sh->tg.set_stemming_strategy(Xapian::TermGenerator::STEM_NONE);
 		s->shards.push_back(std::move(sh));
@@ -1266,11 +1290,11 @@ int search_set_folder(struct search_db *db, int64_t id, int64_t folder_id,
 		return err_set(err, ERR_NOTFOUND, "search: message %lld is not indexed",
 			       (long long)id);
 	quiesce(db); // the document may still be in its shard's queue
-	if (take_failure(db, err) < 0)
-		return -1;
+	Xapian::docid local;
+	shard &sh = shard_of(db, (Xapian::docid)id, local);
+	if (sh.failed.code != ERR_OK) // kept for the commit, which must fail too; never "not found"
+		return err_set(err, ERR_IO, "search: an earlier change failed: %s", sh.failed.msg);
 	return guarded("search set folder", err, [&]() -> int {
-		Xapian::docid local;
-		shard &sh = shard_of(db, (Xapian::docid)id, local);
 		Xapian::Document d;
 		try {
 			d = sh.wdb.get_document(local);

@@ -220,8 +220,9 @@ static void write_head_renamed(struct store_audit *a, const char *line, int n)
  * fixed width (the id zero-padded), so it is overwritten in place: one 151-byte write at
  * offset 0, inside one disk sector, and one flush, where a new file and a rename cost an
  * inode and a directory update each time (a quarter of the CPU of a delivery, measured).
- * When the file cannot be opened for writing (another user made it) it is replaced as a
- * new file; a file replaced meanwhile by another process is opened again. */
+ * A missing file is made as a new file renamed into place (never seen empty), and so is one
+ * that cannot be opened for writing (another user made it); a file replaced meanwhile by
+ * another process is opened again. */
 static void write_head(struct store_audit *a, int64_t id, const char *hash)
 {
 	char line[256], mac[65];
@@ -236,7 +237,7 @@ static void write_head(struct store_audit *a, int64_t id, const char *hash)
 		a->head_fd = -1;
 	}
 	if (a->head_fd < 0)
-		a->head_fd = open(a->head_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		a->head_fd = open(a->head_path, O_RDWR | O_CLOEXEC);
 	if (a->head_fd >= 0 && pwrite(a->head_fd, line, (size_t)n, 0) == n &&
 	    fdatasync(a->head_fd) == 0)
 		return;
@@ -472,14 +473,27 @@ static int check_head(const struct store_audit *a, int64_t last_id, const char *
 		snprintf(rep->reason, sizeof(rep->reason), "audit.head is missing");
 		return 0;
 	}
-	if (fgets(line, sizeof(line), f) == NULL ||
-	    sscanf(line, "%lld %64s %64s", &id, hash, mac) != 3) {
-		fclose(f);
+	/* the writer overwrites the line in place, and a read is not atomic against that: a
+	 * line that does not parse or verify is read again before it counts as damaged */
+	for (int tries = 0;; tries++) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		bool ok = sscanf(line, "%lld %64s %64s", &id, hash, mac) == 3;
+		if (ok) {
+			head_mac(a->key, id, hash, want);
+			ok = mem_eq_ct(want, mac, 64);
+		}
+		if (ok || tries == 4)
+			break;
+		usleep(20 * 1000);
+		rewind(f);
+	}
+	fclose(f);
+	if (sscanf(line, "%lld %64s %64s", &id, hash, mac) != 3) {
 		rep->bad_id = last_id ? last_id : 1;
 		snprintf(rep->reason, sizeof(rep->reason), "audit.head is damaged");
 		return 0;
 	}
-	fclose(f);
 	head_mac(a->key, id, hash, want);
 	if (!mem_eq_ct(want, mac, 64)) {
 		rep->bad_id = id;

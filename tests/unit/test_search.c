@@ -785,6 +785,29 @@ static void test_shards(void **state)
 	assert_int_equal(ids[0], 1040);
 	search_close(&r);
 
+	/* a compaction between its two renames (s0 moved to s0.old, the compacted copy not yet
+	 * in place): while its writer holds the lock, another writer is told "busy" and makes no
+	 * empty s0; once that writer is gone (it died there), s0.old goes back whole */
+	char s0[160], s0old[160];
+	struct stat st;
+	snprintf(s0, sizeof(s0), "%s/s0", f.dir);
+	snprintf(s0old, sizeof(s0old), "%s/s0.old", f.dir);
+	assert_int_equal(search_open(f.dir, true, 2, &w, &err), 0);
+	assert_int_equal(rename(s0, s0old), 0);
+	struct search_db *w2 = NULL;
+	assert_int_equal(search_open(f.dir, true, 2, &w2, &err), -1);
+	assert_int_equal(err.code, ERR_LIMIT);
+	assert_int_equal(stat(s0, &st), -1);
+	search_close(&w); /* "dies": its lock goes, s0 is still missing */
+	assert_int_equal(stat(s0, &st), -1);
+	assert_int_equal(search_open(f.dir, true, 2, &w, &err), 0);
+	assert_int_equal(stat(s0, &st), 0);
+	assert_int_equal(stat(s0old, &st), -1);
+	search_close(&w);
+	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
+	assert_int_equal(search_count(r), ARRAY_LEN(docs) + 40);
+	search_close(&r);
+
 	/* bad shard counts, and a stub this shim did not write */
 	assert_int_equal(search_open(f.dir, true, 0, &w, &err), -1);
 	assert_int_equal(err.code, ERR_INVALID);
