@@ -270,6 +270,59 @@ static int resolve_folder(struct mailbox *mb, const char *name, int64_t *id_r, s
 	return err_set(err, ERR_INVALID, "in: there is no folder '%.100s'", name);
 }
 
+/* How much of a message's text deep_highlights() looks through (and keeps, per hit). */
+#define DEEP_TEXT_BYTES (64 * 1024)
+
+/* The index keeps the subject and the first 2 KB of the body for highlights. A hit whose
+ * match lies further in (or in an attachment's text) gets its excerpt from the message
+ * itself. Best effort: a message that cannot be read keeps what it had. */
+static void deep_highlights(struct mailbox *mb, struct search_db *sdb,
+			    const struct search_query *sq, struct mail_search_hit *v, size_t n,
+			    struct arena *a)
+{
+	const struct mail_store_opts *o = mail_store_options(mailbox_store(mb));
+	const char **texts = arena_alloc(a, (n ? n : 1) * sizeof(*texts));
+	const char **out = arena_alloc(a, (n ? n : 1) * sizeof(*out));
+	size_t *at = arena_alloc(a, (n ? n : 1) * sizeof(*at));
+	size_t k = 0;
+	struct err err;
+	bool wanted;
+
+	if (search_wants_text(sdb, sq, &wanted, &err) < 0 || !wanted)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct arena *tmp;
+		struct mime_msg *msg;
+		char *raw = NULL;
+		size_t len;
+		if (v[i].highlight && strchr(v[i].highlight, SEARCH_HL_START[0]))
+			continue;
+		tmp = arena_new();
+		if (mail_raw(mb, &v[i].msg, &raw, &len, &err) == 0 &&
+		    mime_parse(raw, len, &o->mime, tmp, &msg, &err) == 0) {
+			const char *t = msg->text ? msg->text : "";
+			size_t tl;
+			if (msg->attach_text && *msg->attach_text)
+				t = arena_printf(tmp, "%s\n%s", t, msg->attach_text);
+			tl = strlen(t);
+			if (tl > DEEP_TEXT_BYTES) { /* cut at a character boundary */
+				tl = DEEP_TEXT_BYTES;
+				while (tl > 0 && ((unsigned char)t[tl] & 0xC0) == 0x80)
+					tl--;
+			}
+			texts[k] = arena_strndup(a, t, tl);
+			at[k++] = i;
+		}
+		free(raw);
+		arena_free(&tmp);
+	}
+	if (k == 0 || search_snippets(sdb, sq, texts, k, a, out, &err) < 0)
+		return;
+	for (size_t j = 0; j < k; j++)
+		if (out[j])
+			v[at[j]].highlight = out[j];
+}
+
 static bool passes(const struct mail_msg *m, const struct search_parsed *p)
 {
 	if ((p->is & SEARCH_IS_UNREAD) && (m->flags & MAIL_SEEN))
@@ -388,6 +441,8 @@ int search_mail(struct mailbox *mb, const struct mail_search_q *q, struct arena 
 done:
 	if (p.is || p.colour)
 		*total_r = -1; /* the index cannot count what mail.db filters */
+	if (*sq.text)
+		deep_highlights(mb, sdb, &sq, v, n, a);
 out:
 	search_close(&sdb);
 	*v_r = v;

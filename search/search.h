@@ -119,6 +119,17 @@ int search_run(struct search_db *db, const struct search_query *q, struct arena 
 	       struct search_hit **hits_r, size_t *nhits_r, size_t *total_r,
 	       struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 
+/* Highlights for texts the index does not keep (a hit whose match lies past the first part
+ * of its body): out[i] gets an excerpt of texts[i] (its first 256 KiB) around q's matches,
+ * marked as in search_hit.highlight, or NULL where nothing in it matches. */
+int search_snippets(struct search_db *db, const struct search_query *q,
+		    const char *const *texts, size_t n, struct arena *a, const char **out,
+		    struct err *err) SEARCH_NOEXCEPT YZ_WUR;
+/* Whether search_snippets() could find anything for q in a body: false when q's text only
+ * names fields (from:, subject:, ...), so the texts need not be read at all. */
+int search_wants_text(struct search_db *db, const struct search_query *q, bool *yes_r,
+		      struct err *err) SEARCH_NOEXCEPT YZ_WUR;
+
 /* ---- the user's query syntax (search/query.c, pure C) ----
  *   words "a phrase" from:x to:x cc:x subject:x note:x file:x   -> text
  *   in:FOLDER is:unread|read|pinned|flagged|unflagged tag:COLOUR (name or 1..7)

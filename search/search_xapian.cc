@@ -45,6 +45,8 @@ namespace {
 constexpr Xapian::valueno SLOT_DATE = 0;
 // Document data keeps the subject and this much of the body, for highlights.
 constexpr size_t DATA_BODY_BYTES = 2048;
+// search_snippets() looks this far into a text for a match to show.
+constexpr size_t SNIPPET_TEXT_BYTES = 256 * 1024; // callers may pass less
 // Each field is indexed up to this many bytes; a longer field is cut at a character boundary.
 constexpr size_t MAX_FIELD_BYTES = 1024 * 1024;
 // search_run refuses longer query text (search_query_parse allows 1 KiB before rewriting).
@@ -744,6 +746,18 @@ int run(search_db *s, const struct search_query *q, struct arena *a, struct sear
 	return 0;
 }
 
+// Whether q holds a term the body's text can match: one without a field prefix (from:,
+// subject:, ... terms start with upper-case letters, text terms never do).
+bool body_terms(const Xapian::Query &q)
+{
+	for (Xapian::TermIterator t = q.get_terms_begin(); t != q.get_terms_end(); ++t) {
+		const std::string &term = *t;
+		if (!term.empty() && !(term[0] >= 'A' && term[0] <= 'Z'))
+			return true;
+	}
+	return false;
+}
+
 // ---- indexing ----
 
 void index_field(Xapian::TermGenerator &tg, const std::string &text, const char *prefix)
@@ -1365,6 +1379,61 @@ int64_t search_count(struct search_db *db) noexcept
 		return 0;
 	});
 	return n;
+}
+
+int search_snippets(struct search_db *db, const struct search_query *q,
+		    const char *const *texts, size_t n, struct arena *a, const char **out,
+		    struct err *err) noexcept
+{
+	if (db == nullptr || q == nullptr)
+		return err_set(err, ERR_INVALID, "search: no index or no query");
+	if (q->text != nullptr && strlen(q->text) > MAX_QUERY_BYTES)
+		return err_set(err, ERR_LIMIT, "search query is longer than %zu bytes",
+			       MAX_QUERY_BYTES);
+	for (size_t i = 0; i < n; i++)
+		out[i] = nullptr;
+	quiesce(db);
+	return guarded("search snippets", err, [&]() -> int {
+		text_plan plan;
+		(void)build_query(db, q, &plan);
+		if (!body_terms(plan.hl))
+			return 0;
+		Xapian::Enquire henq(db->db);
+		henq.set_query(plan.hl);
+		Xapian::MSet hl = henq.get_mset(0, 0);
+		size_t chars = q->highlight_chars ? q->highlight_chars : 160;
+		for (size_t i = 0; i < n; i++) {
+			if (texts[i] == nullptr || *texts[i] == '\0')
+				continue;
+			size_t len = strlen(texts[i]);
+			// as it is, like the document data: the excerpt shows the mail's own text
+			std::string t(texts[i], utf8_cut(texts[i], len, SNIPPET_TEXT_BYTES));
+			for (char &c : t)
+				if (c == '\x01' || c == '\x02')
+					c = ' ';
+			std::string h = highlight(hl, t, chars);
+			if (h.find(SEARCH_HL_START) != std::string::npos)
+				out[i] = arena_strndup(a, h.data(), h.size());
+		}
+		return 0;
+	});
+}
+
+int search_wants_text(struct search_db *db, const struct search_query *q, bool *yes_r,
+		      struct err *err) noexcept
+{
+	*yes_r = false;
+	if (db == nullptr || q == nullptr)
+		return err_set(err, ERR_INVALID, "search: no index or no query");
+	if (q->text == nullptr || strlen(q->text) > MAX_QUERY_BYTES)
+		return 0;
+	quiesce(db);
+	return guarded("search snippets", err, [&]() -> int {
+		text_plan plan;
+		(void)build_query(db, q, &plan);
+		*yes_r = body_terms(plan.hl);
+		return 0;
+	});
 }
 
 int search_run(struct search_db *db, const struct search_query *q, struct arena *a,

@@ -1464,6 +1464,22 @@ class Search(unittest.TestCase):
 class SearchAfterChanges(unittest.TestCase):
     """The index follows moves, Trash and expunge."""
 
+    def test_highlight_deep_in_a_long_mail(self):
+        """The index keeps only the first 2 KB of a body for excerpts; a match further in
+        (here after 6 KB) is still shown, marked, from the message itself."""
+        s = signin(SOU2)
+        inbox = folder_id(self, s, role="inbox")
+        body = "开头一段。\n" + "无关的填充文字，" * 400 + "\n这里才提到潜水艇计划的细节。\n"
+        self.assertGreater(len(body.encode()), 6000)
+        mid = upload(self, s, inbox, smail("长邮件", WANG, "Sat, 02 Feb 2019 11:00:00 +0800",
+                                          body))
+        yz.wait_indexed(s.get)
+        j = search(self, s, "潜水艇")
+        self.assertEqual([it["id"] for it in j["items"]], [mid])
+        Search.assert_highlight(self, j["items"][0]["highlight"], "潜水艇")
+        text = "".join(seg["text"] for seg in j["items"][0]["highlight"])
+        self.assertIn("计划的细节", text, "the excerpt is the passage around the match")
+
     def test_move_trash_expunge_restore_copy(self):
         s = signin(SOU2)
         inbox = folder_id(self, s, role="inbox")
