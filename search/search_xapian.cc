@@ -1091,6 +1091,17 @@ void open_writer(search_db *s, unsigned want)
 	}
 }
 
+// What every search call checks first: an index, a query, and a query of sane length.
+int check_query(search_db *s, const struct search_query *q, struct err *err)
+{
+	if (s == nullptr || q == nullptr)
+		return err_set(err, ERR_INVALID, "search: no index or no query");
+	if (q->text != nullptr && strlen(q->text) > MAX_QUERY_BYTES)
+		return err_set(err, ERR_LIMIT, "search query is longer than %zu bytes",
+			       MAX_QUERY_BYTES);
+	return 0;
+}
+
 int check_writer(search_db *s, struct err *err)
 {
 	if (s == nullptr)
@@ -1385,11 +1396,8 @@ int search_snippets(struct search_db *db, const struct search_query *q,
 		    const char *const *texts, size_t n, struct arena *a, const char **out,
 		    struct err *err) noexcept
 {
-	if (db == nullptr || q == nullptr)
-		return err_set(err, ERR_INVALID, "search: no index or no query");
-	if (q->text != nullptr && strlen(q->text) > MAX_QUERY_BYTES)
-		return err_set(err, ERR_LIMIT, "search query is longer than %zu bytes",
-			       MAX_QUERY_BYTES);
+	if (check_query(db, q, err) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		out[i] = nullptr;
 	quiesce(db);
@@ -1440,11 +1448,8 @@ int search_run(struct search_db *db, const struct search_query *q, struct arena 
 	       struct search_hit **hits_r, size_t *nhits_r, size_t *total_r,
 	       struct err *err) noexcept
 {
-	if (db == nullptr || q == nullptr)
-		return err_set(err, ERR_INVALID, "search: no index or no query");
-	if (q->text != nullptr && strlen(q->text) > MAX_QUERY_BYTES)
-		return err_set(err, ERR_LIMIT, "search query is longer than %zu bytes",
-			       MAX_QUERY_BYTES);
+	if (check_query(db, q, err) < 0)
+		return -1;
 	if (q->limit > MAX_LIMIT || q->offset > MAX_OFFSET)
 		return err_set(err, ERR_LIMIT, "search: at most %zu results from offset %zu",
 			       MAX_LIMIT, MAX_OFFSET);
