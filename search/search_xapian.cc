@@ -112,7 +112,7 @@ struct shard {
 struct search_db {
 	Xapian::Database db; // what queries run on: the reader, or every shard of the writer
 	bool writable = false;
-	std::vector<std::unique_ptr<shard>> shards; // writers only, in the stub's order
+	std::vector<std::unique_ptr<shard>> shards; // writers only, in the order XAPIANDB lists them
 	std::string dir;
 };
 
@@ -815,12 +815,12 @@ Xapian::Document make_document(Xapian::TermGenerator &tg, const doc_copy &doc)
 // way (docid d of shard k is (d-1)*n + k + 1 of the whole), so a search over all shards still
 // sees message ids as docids, and nothing above this file knows about shards.
 //
-// On disk, DIR/XAPIANDB is a Xapian stub file ("auto s0", "auto s1", ...) listing the shards
-// in order, so Xapian::Database(DIR) opens the whole index. An index made before shards is a
+// On disk, DIR/XAPIANDB is Xapian's list of databases searched together: one "auto sK" line
+// per shard, K from 0, in order, so Xapian::Database(DIR) opens the whole index. An index made before shards is a
 // single glass database in DIR itself and is used as one shard until it is thrown away
 // (yizhan reindex).
 
-const char *const STUB = "XAPIANDB";
+const char *const SHARD_LIST = "XAPIANDB";
 constexpr unsigned MAX_SHARDS = 8;
 // Documents waiting per shard: enough to keep its thread busy while the caller reads and
 // parses the next mail, few enough that memory stays small (each holds a mail's text).
@@ -840,10 +840,10 @@ std::vector<std::string> shard_dirs(const std::string &dir)
 		out.push_back(dir);
 		return out;
 	}
-	FILE *f = fopen((dir + "/" + STUB).c_str(), "r");
+	FILE *f = fopen((dir + "/" + SHARD_LIST).c_str(), "r");
 	if (f == nullptr) {
 		if (errno != ENOENT)
-			throw Xapian::DatabaseOpeningError(dir + "/" + STUB + ": " + strerror(errno));
+			throw Xapian::DatabaseOpeningError(dir + "/" + SHARD_LIST + ": " + strerror(errno));
 		return out;
 	}
 	char line[64];
@@ -853,21 +853,21 @@ std::vector<std::string> shard_dirs(const std::string &dir)
 		if (sscanf(line, "auto s%u%c", &k, &nl) != 2 || nl != '\n' || k != out.size() ||
 		    k >= MAX_SHARDS) {
 			fclose(f);
-			throw Xapian::DatabaseCorruptError(dir + "/" + STUB + ": not a stub this "
+			throw Xapian::DatabaseCorruptError(dir + "/" + SHARD_LIST + ": not a shard list this "
 							   "shim wrote");
 		}
 		out.push_back(dir + "/s" + std::to_string(k));
 	}
 	fclose(f);
 	if (out.empty())
-		throw Xapian::DatabaseCorruptError(dir + "/" + STUB + ": no shards");
+		throw Xapian::DatabaseCorruptError(dir + "/" + SHARD_LIST + ": no shards");
 	return out;
 }
 
 // Write DIR/XAPIANDB for n shards: to a temporary file, flushed, then renamed into place.
-void write_stub(const std::string &dir, unsigned n)
+void write_shard_list(const std::string &dir, unsigned n)
 {
-	std::string body, tmp = dir + "/" + STUB + ".tmp";
+	std::string body, tmp = dir + "/" + SHARD_LIST + ".tmp";
 	for (unsigned k = 0; k < n; k++)
 		body += "auto s" + std::to_string(k) + "\n";
 	FILE *f = fopen(tmp.c_str(), "w");
@@ -877,10 +877,10 @@ void write_stub(const std::string &dir, unsigned n)
 	ok = fflush(f) == 0 && ok;
 	ok = fsync(fileno(f)) == 0 && ok;
 	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp.c_str(), (dir + "/" + STUB).c_str()) < 0) {
+	if (!ok || rename(tmp.c_str(), (dir + "/" + SHARD_LIST).c_str()) < 0) {
 		int e = errno;
 		(void)unlink(tmp.c_str());
-		throw Xapian::DatabaseCreateError(dir + "/" + STUB + ": " + strerror(e));
+		throw Xapian::DatabaseCreateError(dir + "/" + SHARD_LIST + ": " + strerror(e));
 	}
 }
 
@@ -1069,7 +1069,7 @@ void open_writer(search_db *s, unsigned want)
 		sh->dir = d;
 		if (!fresh)
 			recover_compaction(d);
-		// a shard the stub names must be there: never made anew, empty, in its place
+		// a shard XAPIANDB names must be there: never made anew, empty, in its place
 		sh->wdb = Xapian::WritableDatabase(d, (fresh ? Xapian::DB_CREATE_OR_OPEN
 							     : Xapian::DB_OPEN) |
 							      Xapian::DB_BACKEND_GLASS);
@@ -1077,8 +1077,8 @@ void open_writer(search_db *s, unsigned want)
 		sh->tg.set_stemming_strategy(Xapian::TermGenerator::STEM_NONE);
 		s->shards.push_back(std::move(sh));
 	}
-	if (fresh) // last, so a stub always names shards that exist
-		write_stub(s->dir, want);
+	if (fresh) // last, so XAPIANDB always names shards that exist
+		write_shard_list(s->dir, want);
 	join_shards(s);
 	if (s->shards.size() < 2)
 		return;

@@ -770,7 +770,7 @@ static void test_shards(void **state)
 	assert_int_equal(run_ids(f.db, f.a, &all, ids, &total), MAXW);
 	assert_int_equal(total, 39);
 
-	/* a reader opens every shard through the stub; the count a writer asks for later is
+	/* a reader opens every shard through XAPIANDB; the count a writer asks for later is
 	 * ignored, the index keeps its three */
 	search_close(&f.db);
 	assert_int_equal(search_open(f.dir, true, 1, &w, &err), 0);
@@ -808,7 +808,7 @@ static void test_shards(void **state)
 	assert_int_equal(search_count(r), ARRAY_LEN(docs) + 40);
 	search_close(&r);
 
-	/* bad shard counts, and a stub this shim did not write */
+	/* bad shard counts, and a XAPIANDB this shim did not write */
 	assert_int_equal(search_open(f.dir, true, 0, &w, &err), -1);
 	assert_int_equal(err.code, ERR_INVALID);
 	assert_int_equal(search_open(f.dir, true, 9, &w, &err), -1);
