@@ -26,11 +26,16 @@ export function SearchBox({ store }) {
   const [people, setPeople] = useState([]);
   const ref = useRef(null);
   const seq = useRef(0);
+  // closing on blur waits so a click on a suggestion lands first; focusing again
+  // (the next search typed straight after one) must not be closed by that wait
+  const blurTimer = useRef(0);
 
   useEffect(() => {
     if (!s.search) setQ('');
     else if (s.search.q !== q && document.activeElement !== ref.current) setQ(s.search.q);
   }, [s.search && s.search.q, !!s.search]);
+
+  useEffect(() => () => clearTimeout(blurTimer.current), []);
 
   useEffect(() => {
     store.focusSearch = () => {
@@ -107,6 +112,8 @@ export function SearchBox({ store }) {
     store.search(v);
     // the results take the keyboard (j/k, Enter) from here
     setTimeout(() => {
+      const el = document.activeElement;
+      if (el !== ref.current && el !== document.body) return; // the user has moved on
       const list = document.querySelector('.tab-panel:not([hidden]) .vlist');
       if (list) list.focus();
     }, 50);
@@ -144,7 +151,8 @@ export function SearchBox({ store }) {
         autocomplete="off" spellcheck="false" role="combobox" aria-autocomplete="list" aria-controls="search-sugg"
         aria-expanded=${open && sugg.length ? 'true' : 'false'} aria-activedescendant=${open && hi >= 0 ? 'sg-' + hi : undefined}
         onInput=${(e) => { setQ(e.currentTarget.value); setOpen(true); setHi(-1); }}
-        onFocus=${() => setOpen(true)} onBlur=${() => setTimeout(() => setOpen(false), 150)} onKeyDown=${onKeyDown} />
+        onFocus=${() => { clearTimeout(blurTimer.current); setOpen(true); }}
+        onBlur=${() => { clearTimeout(blurTimer.current); blurTimer.current = setTimeout(() => setOpen(false), 150); }} onKeyDown=${onKeyDown} />
       ${open && sugg.length > 0 && html`
         <ul class="sugg search-sugg" id="search-sugg" role="listbox" aria-label=${t('search.suggestions')}>
           ${sugg.map(
