@@ -32,26 +32,35 @@ function FolderChoice({ store, d }) {
   </ul>`;
 }
 
+// Each dialog gets a box of its own (keyed by the dialog), so the prompt's value starts as
+// d.value at the first render: set from an effect, it could overwrite what was typed in the
+// first frame.
+const dialogIds = new WeakMap();
+let lastDialogId = 0;
+
 export function Dialog({ store }) {
   const d = store.s.dialog;
+  if (!d) return null;
+  if (!dialogIds.has(d)) dialogIds.set(d, ++lastDialogId);
+  return html`<${DialogBox} key=${dialogIds.get(d)} store=${store} d=${d} />`;
+}
+
+function DialogBox({ store, d }) {
   const t = store.t;
-  const [val, setVal] = useState('');
+  const [val, setVal] = useState(d.value || '');
   const ref = useRef(null);
   const boxRef = useRef(null);
   useEffect(() => {
-    if (!d) return;
-    setVal(d.value || '');
     const prev = document.activeElement;
     setTimeout(() => {
       const el = ref.current || (boxRef.current && boxRef.current.querySelector('button'));
       if (el) {
         el.focus();
-        if (el.select) el.select();
+        if (el.select && el.value === (d.value || '')) el.select(); // not what was typed since
       }
     });
     return () => prev && prev.focus && prev.focus();
-  }, [d]);
-  if (!d) return null;
+  }, []);
   const cancel = () => d.done(d.kind === 'confirm' ? false : d.kind === 'folder' ? undefined : null);
   const ok = () => d.done(d.kind === 'prompt' ? val.trim() : true);
   const onKey = (e) => {

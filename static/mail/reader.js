@@ -1,7 +1,7 @@
 // Reading a mail: actions, headers, remote-content banner, the body, attachments with
 // previews, the note side panel, the conversation view, print and view source.
 import { h } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import { Icon } from './icons.js';
 import { ColourMenu, Menu } from './menu.js';
@@ -83,7 +83,14 @@ function NotePanel({ store, m, onClose }) {
   const t = store.t;
   const [text, setText] = useState(m.note || '');
   const [busy, setBusy] = useState(false);
-  useEffect(() => setText(m.note || ''), [m.id]);
+  // another mail's note: its own text (not on the first render, where the effect would come
+  // after the frame and could undo what was typed in it)
+  const shownId = useRef(m.id);
+  useEffect(() => {
+    if (shownId.current === m.id) return;
+    shownId.current = m.id;
+    setText(m.note || '');
+  }, [m.id]);
   const save = async () => {
     setBusy(true);
     await store.saveNote(m.id, text.trim());
