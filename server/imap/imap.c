@@ -136,7 +136,6 @@ static const struct netsvc_desc imap_desc = {
 	.label = "IMAP",
 	.job_threads = IMAP_JOB_THREADS,
 	.audit_thread = true,
-	.exit_delay_ms = 100, /* the deferred frees of the sessions' bufferevents run first */
 	.accept = on_accept,
 	.stop = on_stop,
 	.sweep = on_sweep,

@@ -535,13 +535,12 @@ void netsvc_sessions_left(struct netsvc *svc, size_t n)
 {
 	if (!svc->stopping || n > 0)
 		return;
-	if (svc->d->exit_delay_ms > 0) {
-		struct timeval tv = {svc->d->exit_delay_ms / 1000,
-				     (suseconds_t)(svc->d->exit_delay_ms % 1000) * 1000};
-		event_base_loopexit(svc->base, &tv);
-	} else {
-		event_base_loopbreak(svc->base);
-	}
+	/* Not event_base_loopbreak(): bufferevent_free() only schedules the free (a finalizer,
+	 * or a deferred callback still holding a reference), and event_base_free() cancels what
+	 * has not run, so a session closed just before the loop ended leaked its TLS connection.
+	 * The loop runs a little longer to let those run. */
+	struct timeval tv = {0, NETSVC_EXIT_DELAY_MS * 1000};
+	event_base_loopexit(svc->base, &tv);
 }
 
 /* Runs on the loop: stop accepting, close every session; the loop ends once the last one

@@ -34,6 +34,7 @@ struct store_audit;
 #define NETSVC_MAX_LISTENERS 3    /* listener kinds of one protocol (SMTP: 25, 587, 465) */
 #define NETSVC_MAP_BUCKETS 1024
 #define NETSVC_AUDIT_BACKLOG 4096 /* audit records waiting above this: see netsvc_audit() */
+#define NETSVC_EXIT_DELAY_MS 100 /* the loop runs on this long after the last session (netsvc.c) */
 
 /* ---- counters ---- */
 
@@ -101,9 +102,6 @@ struct netsvc_desc {
 	const char *label;  /* "SMTP": in error messages */
 	size_t job_threads;
 	bool audit_thread;  /* netsvc_audit() is used (else only netsvc_audit_now()) */
-	/* after the last session is gone at stop, the loop runs this much longer (0: it ends at
-	 * once); IMAP lets the deferred frees of its bufferevents run first */
-	int exit_delay_ms;
 	/* all on the loop thread; srv is netsvc_init()'s */
 	void (*accept)(void *srv, int kind, int fd, const char *ip); /* owns fd */
 	void (*stop)(void *srv);   /* close every session, then netsvc_sessions_left() */

@@ -92,9 +92,12 @@ def _bindable(port, host="127.0.0.1"):
 
 
 def pick_port_base(tries=60):
-    """A random base in 20000..50000 (step 1000) whose listener ports are all free."""
+    """A random base in 20000..58999 whose listener ports are all free. Any base, not only
+    multiples of 1000: with 31 choices, servers of suites running side by side (meson runs
+    two at once, each may start two or three) picked the same base often enough that one
+    lost the race between this check and its bind."""
     for _ in range(tries):
-        base = random.randrange(20000, 50001, 1000)
+        base = random.randrange(20000, 59000)
         if all(_bindable(base + off) for off in PORT_OFFSETS):
             return base
     raise RuntimeError("no free port base found in 20000..50000")
@@ -328,6 +331,7 @@ class Server:
         self._ctx = None
         self._next_ip = 10
         self.signin_requests = 0
+        self.launched = False  # has served /healthz once (launch() then keeps its ports)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -375,7 +379,28 @@ class Server:
         return cp
 
     def launch(self):
-        """Start `yizhan serve` on the existing data dir and wait for /healthz."""
+        """Start `yizhan serve` on the existing data dir and wait for /healthz. A first
+        launch (offline_server() picked the ports when it made the data dir, maybe long
+        before) that finds a port taken moves to another port base and tries again."""
+        for attempt in range(4):
+            try:
+                return self._launch_once()
+            except ServerError:
+                if self.launched or attempt == 3 or \
+                        not re.search(r"in use|EADDRINUSE", self.log_text, re.I):
+                    raise
+            conf = os.path.join(self.data, "yizhan.conf")
+            with open(conf, encoding="utf-8") as f:
+                text = f.read()
+            self.base = pick_port_base()
+            self.port = self.base + 443
+            text, n = re.subn(r"(?m)^port_base = \d+$", "port_base = %d" % self.base, text)
+            if n != 1:
+                raise ServerError("no port_base line in %s" % conf)
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(text)
+
+    def _launch_once(self):
         self.log_path = os.path.join(self.root, "serve-%d.log" % int(time.time() * 1000))
         log = open(self.log_path, "ab")
         try:
@@ -395,6 +420,7 @@ class Server:
             try:
                 r = self.req("GET", "/healthz", timeout=2)
                 if r.status == 200:
+                    self.launched = True
                     return
                 last = "healthz answered %s %r" % (r.status, r.body[:200])
             except (OSError, http.client.HTTPException) as e:
@@ -465,9 +491,20 @@ class Server:
         self.log_text = "".join(text)
 
     def _log_excerpt(self, lines=80):
-        tail = self.log_text.splitlines()[-lines:]
-        return "---- yizhan serve log (last %d lines) ----\n%s\n---- end ----" % (
-            len(tail), "\n".join(tail))
+        all_lines = self.log_text.splitlines()
+        tail = all_lines[-lines:]
+        head = ""
+        # a sanitizer's report starts with what matters (the first leak or error and its
+        # stack): show that beginning too when the tail would cut it off
+        for i, l in enumerate(all_lines):
+            if "ERROR: AddressSanitizer" in l or "ERROR: LeakSanitizer" in l or \
+                    "runtime error:" in l:
+                if i < len(all_lines) - lines:
+                    head = "---- the sanitizer's report begins ----\n%s\n" % \
+                        "\n".join(all_lines[max(0, i - 5):i + 60])
+                break
+        return "%s---- yizhan serve log (last %d lines) ----\n%s\n---- end ----" % (
+            head, len(tail), "\n".join(tail))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
