@@ -280,19 +280,31 @@ static void end_of_message(struct smtp_session *s)
 			   hops, (long long)s->srv->lim.max_hops);
 		return;
 	}
-	if (s->kind == SMTP_MX && !s->authed && s->srv->mailauth != NULL) {
-		struct ma_job *m = xcalloc(1, sizeof(*m));
-		m->job.run = ma_run;
-		m->job.done = ma_done;
-		m->ma = s->srv->mailauth;
-		m->t = t;
-		snprintf(m->ip, sizeof(m->ip), "%s", s->ip);
-		snprintf(m->helo, sizeof(m->helo), "%s", s->helo);
-		smtp_wait(s);
-		smtp_job_start(s, &m->job);
+	smtp_wait(s);
+	smtp_data_authenticate(s);
+}
+
+void smtp_data_authenticate(struct smtp_session *s)
+{
+	struct smtp_txn *t = s->txn;
+	struct ma_job *m;
+
+	if (s->kind != SMTP_MX || s->authed || s->srv->mailauth == NULL) {
+		submit(s);
 		return;
 	}
-	submit(s);
+	if (t->spf_pending) {
+		t->spf_wanted = true; /* spf_done() calls again */
+		return;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->job.run = ma_run;
+	m->job.done = ma_done;
+	m->ma = s->srv->mailauth;
+	m->t = t;
+	snprintf(m->ip, sizeof(m->ip), "%s", s->ip);
+	snprintf(m->helo, sizeof(m->helo), "%s", s->helo);
+	smtp_job_start(s, &m->job);
 }
 
 /* ---- DATA ---- */

@@ -144,6 +144,9 @@ struct smtp_session {
 	uint64_t bdat_left;  /* bytes of the current chunk still to come */
 	bool bdat_last, bdat_discard;
 	int pending;         /* jobs and submits whose completion has not come back */
+	uint64_t ntxns;      /* transactions begun (smtp_txn.serial) */
+	int spf_running;     /* SPF jobs of this session not back yet (at most 2: smtp_mail.c) */
+	bool spf_hold;       /* a MAIL waits for its 250 until one of them is back */
 	char tarpit_reply[400];
 	char bdat_reply[200]; /* the refusal to send once a refused chunk is read */
 	bool bdat_reset;      /* ... and the transaction ends with it */
@@ -159,6 +162,10 @@ struct smtp_txn {
 	size_t nrcpts, cap;
 	int64_t size_hint;
 	bool smtputf8, eightbit;
+	/* SPF runs on a job from MAIL on, while the rest of the transaction comes in; the end
+	 * of the message waits for it (spf_wanted) only if it is still running */
+	uint64_t serial; /* the session's count of transactions, for the SPF job to find it */
+	bool spf_pending, spf_wanted;
 	enum mailauth_result spf;
 	struct smtp_msg msg;
 	struct smtp_dotread rd;
@@ -226,6 +233,8 @@ void smtp_auth_abort(struct smtp_session *s);
 
 /* DATA and BDAT bytes from the input buffer; returns SMTP_STOP when it consumed all. */
 enum smtp_ret smtp_data_input(struct smtp_session *s);
+/* The whole message is in and the session waits: check SPF/DKIM/DMARC, then queue it. */
+void smtp_data_authenticate(struct smtp_session *s);
 
 /* Which mechanisms AUTH offers now ("" when none). */
 const char *smtp_auth_mechs(const struct smtp_session *s);

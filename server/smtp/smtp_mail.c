@@ -126,10 +126,14 @@ static int mail_params(struct smtp_session *s, struct smtp_txn *t, const struct 
 	return 0;
 }
 
+/* SPF is checked on a job while the client sends the recipients and the message: MAIL gets
+ * its 250 at once, and the result is needed only with the whole message (DMARC, the
+ * Authentication-Results field, the policy), where smtp_data_authenticate() waits for it if
+ * it has not come yet. */
 struct spf_job {
 	struct netsvc_job job;
 	struct mailauth *ma;
-	struct smtp_txn *t;
+	uint64_t serial; /* the transaction's: it may be gone (RSET, QUIT) when the job ends */
 	char ip[64], helo[256];
 	char *sender;
 	enum mailauth_result r;
@@ -149,14 +153,27 @@ static void spf_done(struct netsvc_job *j)
 {
 	struct spf_job *sj = (struct spf_job *)j;
 	struct smtp_session *s = j->s;
+	struct smtp_txn *t = s ? s->txn : NULL;
+	bool go_on = false;
 
-	if (s && smtp_alive(s) && s->txn == sj->t) {
-		sj->t->spf = sj->r;
+	if (s)
+		s->spf_running--;
+	if (s && s->spf_hold && smtp_alive(s)) {
+		s->spf_hold = false;
 		smtp_reply(s, "250 2.1.0 Ok");
 		smtp_resume(s);
+		t = s->txn; /* the input read since may have begun another transaction */
+	}
+	if (t && smtp_alive(s) && t->serial == sj->serial && t->spf_pending) {
+		t->spf = sj->r;
+		t->spf_pending = false;
+		go_on = t->spf_wanted;
+		t->spf_wanted = false;
 	}
 	free(sj->sender);
 	free(sj);
+	if (go_on)
+		smtp_data_authenticate(s);
 }
 
 static bool rate_ok(struct smtp_session *s)
@@ -222,6 +239,7 @@ enum smtp_ret smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	t->env.helo = arena_strdup(t->arena, s->helo);
 	t->env.auth_user = s->authed ? arena_strdup(t->arena, s->user) : NULL;
 	t->env.account_id = s->authed ? s->account_id : 0;
+	t->serial = ++s->ntxns;
 	s->txn = t;
 	s->state = ST_MAIL;
 	if (!s->authed && s->srv->mailauth != NULL) {
@@ -229,13 +247,19 @@ enum smtp_ret smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		sj->job.run = spf_run;
 		sj->job.done = spf_done;
 		sj->ma = s->srv->mailauth;
-		sj->t = t;
+		sj->serial = t->serial;
 		snprintf(sj->ip, sizeof(sj->ip), "%s", s->ip);
 		snprintf(sj->helo, sizeof(sj->helo), "%s", s->helo);
 		sj->sender = xstrdup(sender);
-		smtp_wait(s);
+		t->spf_pending = true;
 		smtp_job_start(s, &sj->job);
-		return SMTP_STOP;
+		/* A client that loops MAIL, RSET, MAIL... without waiting must not queue an SPF job
+		 * (DNS lookups) per command: with one still running, this MAIL waits for it. */
+		if (++s->spf_running > 1) {
+			s->spf_hold = true;
+			smtp_wait(s);
+			return SMTP_STOP;
+		}
 	}
 	smtp_reply(s, "250 2.1.0 Ok");
 	return SMTP_NEXT;

@@ -173,6 +173,50 @@ class Inbound(unittest.TestCase):
             send(sig + raw.replace(b"hello", b"hullo"))
         self.assertEqual(cm.exception.smtp_code, 550)
 
+    def test_spf_result_of_a_pipelined_transaction(self):
+        """MAIL is answered at once and SPF runs while the rest comes: with MAIL, RCPT, DATA,
+        the message and QUIT in one write, the end of the message arrives before the SPF
+        job is back, and still waits for it (spf=pass, not none, in the header)."""
+        subject = "pipelined spf"
+        body = message("news@relay.test", subject)
+        with socket.create_connection(("127.0.0.1", SRV.base + 25), timeout=20) as c:
+            f = c.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"220"))
+            c.sendall(b"EHLO client.test\r\n")
+            while True:
+                line = f.readline()
+                self.assertTrue(line.startswith(b"250"), line)
+                if line[3:4] == b" ":
+                    break
+            c.sendall(b"MAIL FROM:<bounce@relay.test>\r\nRCPT TO:<%s>\r\nDATA\r\n%s\r\n.\r\n"
+                      b"QUIT\r\n" % (RUTH[0].encode(), body))
+            replies = [f.readline()[:3] for _ in range(5)]
+        self.assertEqual(replies, [b"250", b"250", b"354", b"250", b"221"])
+        m = wait_for(self.s, "inbox", subject)
+        self.assertIsNotNone(m, "not delivered")
+        raw = self.s.get("/api/v1/messages/%d/raw" % m["id"]).body
+        ar = str(email.message_from_bytes(raw, policy=email.policy.default)["Authentication-Results"])
+        self.assertIn("spf=pass", ar)
+        self.assertIn("smtp.mailfrom=bounce@relay.test", ar)
+
+    def test_mail_rset_loop_is_answered_in_order(self):
+        """A client looping MAIL and RSET without waiting gets every reply, in order, while
+        the server keeps at most two SPF checks of the session running (a third MAIL waits
+        for its 250)."""
+        n = 60
+        with socket.create_connection(("127.0.0.1", SRV.base + 25), timeout=20) as c:
+            f = c.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"220"))
+            c.sendall(b"HELO client.test\r\n")
+            self.assertTrue(f.readline().startswith(b"250"))
+            c.sendall(b"".join(b"MAIL FROM:<loop%d@relay.test>\r\nRSET\r\n" % i
+                               for i in range(n)) + b"NOOP\r\n")
+            replies = [f.readline() for _ in range(2 * n + 1)]
+        codes = [r[:3] for r in replies]
+        self.assertEqual(codes, [b"250"] * (2 * n + 1), replies[:6])
+        self.assertTrue(all(b"2.1.0" in r for r in replies[0:2 * n:2]), replies[:4])
+        self.assertTrue(SRV.alive())
+
     def test_our_signature_verifies_independently(self):
         cp = SRV.cli_data("domain", "dkim", D, "--selector", "yz1")
         self.assertEqual(cp.returncode, 0, cp.stderr)
