@@ -83,9 +83,16 @@ def setUpModule():
 
 
 def tearDownModule():
+    # both are stopped (and their logs checked) even when the first one's stop raises
+    problems = []
     for s in (SRV, SRVT):
         if s:
-            s.stop()
+            try:
+                s.stop()
+            except yz.ServerError as e:
+                problems.append(str(e))
+    if problems:
+        raise yz.ServerError("\n".join(problems))
 
 
 # ---------------------------------------------------------------------------------------------

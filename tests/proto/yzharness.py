@@ -18,6 +18,7 @@ Environment:
   YZ_VERBOSE=1 print every server log when a module ends, not only after a failure
 """
 
+import atexit
 import base64
 import collections
 import hashlib
@@ -309,6 +310,19 @@ def _cli_with_data(args, data):
     return args[:n] + ["--data", data] + args[n:]
 
 
+# Servers whose daemon may still run: a suite that fails in setUpModule (tearDownModule is
+# then not called) or a teardown that raises before stopping its second server would leave a
+# daemon behind, holding its ports and a CPU share of the suites after it. Killed at exit.
+_RUNNING = set()
+
+
+@atexit.register
+def _kill_leftovers():
+    for srv in list(_RUNNING):
+        srv.kill()
+        srv.cleanup()
+
+
 class Server:
     """A running `yizhan serve` on a fresh data dir.
 
@@ -407,6 +421,7 @@ class Server:
             self.proc = subprocess.Popen([yizhan_bin(), "serve", "--data", self.data],
                                          stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT)
+            _RUNNING.add(self)
         finally:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -435,6 +450,7 @@ class Server:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+        _RUNNING.discard(self)
 
     def stop_process(self):
         """SIGTERM, wait up to 10 s, else SIGKILL. Returns a problem string or None."""
@@ -455,6 +471,7 @@ class Server:
             problem = "yizhan serve had already exited with status %s" % self.proc.returncode
         self.exit_status = self.proc.returncode
         self.proc = None
+        _RUNNING.discard(self)
         self._collect_log()
         return problem
 
