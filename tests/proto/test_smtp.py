@@ -83,16 +83,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    # both are stopped (and their logs checked) even when the first one's stop raises
-    problems = []
-    for s in (SRV, SRVT):
-        if s:
-            try:
-                s.stop()
-            except yz.ServerError as e:
-                problems.append(str(e))
-    if problems:
-        raise yz.ServerError("\n".join(problems))
+    yz.stop_all(SRV, SRVT)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1039,6 +1039,20 @@ def main():
 # Mail: helpers shared by test_mail_api.py and test_import.py
 
 
+def stop_all(*servers):
+    """Stop every server given (None is skipped), each even when an earlier one's stop raised
+    (its log showed a problem); then raise one ServerError naming all the problems."""
+    problems = []
+    for srv in servers:
+        if srv:
+            try:
+                srv.stop()
+            except ServerError as e:
+                problems.append(str(e))
+    if problems:
+        raise ServerError("\n".join(problems))
+
+
 def offline_server(users=(), name=None, domain=DOMAIN, scratch=False):
     """A Server whose data dir is initialised and has its accounts, but whose daemon is not
     running: for the mail commands, which work on the files. srv.launch() starts the daemon
