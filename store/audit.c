@@ -461,28 +461,25 @@ int store_audit_query(struct store_audit *a, const struct audit_filter *f, audit
 	return db_end(a->db, s, "audit query", err);
 }
 
-static int check_head(const struct store_audit *a, int64_t last_id, const char *last_hash,
-		      struct audit_report *rep)
+/* Read audit.head into line. The writer overwrites the line in place, and a read is not
+ * atomic against that: a line that does not parse or verify is read again (5 tries, 20 ms
+ * apart) before it counts as damaged. Returns -1 when the file is missing, else whether the
+ * line parsed and its signature is right (id and hash are then set). */
+static int read_head(const struct store_audit *a, char line[256], long long *id,
+		     char hash[65])
 {
-	char line[256], hash[65], mac[65], want[65];
-	long long id;
+	char mac[65], want[65];
+	bool ok = false;
 	FILE *f = fopen(a->head_path, "r");
 
-	if (f == NULL) {
-		if (last_id == 0)
-			return 0;
-		rep->bad_id = last_id;
-		snprintf(rep->reason, sizeof(rep->reason), "audit.head is missing");
-		return 0;
-	}
-	/* the writer overwrites the line in place, and a read is not atomic against that: a
-	 * line that does not parse or verify is read again before it counts as damaged */
+	if (f == NULL)
+		return -1;
 	for (int tries = 0;; tries++) {
-		if (fgets(line, sizeof(line), f) == NULL)
+		if (fgets(line, 256, f) == NULL)
 			line[0] = '\0';
-		bool ok = sscanf(line, "%lld %64s %64s", &id, hash, mac) == 3;
+		ok = sscanf(line, "%lld %64s %64s", id, hash, mac) == 3;
 		if (ok) {
-			head_mac(a->key, id, hash, want);
+			head_mac(a->key, *id, hash, want);
 			ok = mem_eq_ct(want, mac, 64);
 		}
 		if (ok || tries == 4)
@@ -491,13 +488,26 @@ static int check_head(const struct store_audit *a, int64_t last_id, const char *
 		rewind(f);
 	}
 	fclose(f);
-	if (sscanf(line, "%lld %64s %64s", &id, hash, mac) != 3) {
+	return ok;
+}
+
+static int check_head(const struct store_audit *a, int64_t last_id, const char *last_hash,
+		      struct audit_report *rep)
+{
+	char line[256], hash[65], mac[65];
+	long long id;
+	int r = read_head(a, line, &id, hash);
+
+	(void)last_hash;
+	if (r < 0) {
+		if (last_id == 0)
+			return 0;
+		rep->bad_id = last_id;
+		snprintf(rep->reason, sizeof(rep->reason), "audit.head is missing");
+	} else if (sscanf(line, "%lld %64s %64s", &id, hash, mac) != 3) {
 		rep->bad_id = last_id ? last_id : 1;
 		snprintf(rep->reason, sizeof(rep->reason), "audit.head is damaged");
-		return 0;
-	}
-	head_mac(a->key, id, hash, want);
-	if (!mem_eq_ct(want, mac, 64)) {
+	} else if (r == 0) {
 		rep->bad_id = id;
 		snprintf(rep->reason, sizeof(rep->reason), "audit.head signature is wrong");
 	} else if (id > last_id) {
@@ -506,7 +516,6 @@ static int check_head(const struct store_audit *a, int64_t last_id, const char *
 			 "missing: the log ends at record %lld but its head names record %lld",
 			 (long long)last_id, id);
 	}
-	(void)last_hash;
 	return 0;
 }
 
@@ -522,14 +531,13 @@ int store_audit_verify(const char *data_dir, struct audit_report *rep, struct er
 	memset(rep, 0, sizeof(*rep));
 	if (store_audit_open(data_dir, &a, err) < 0)
 		return -1;
-	/* the head's record must carry the head's hash: remember hashes as we walk */
+	/* the head's record must carry the head's hash (a head that does not verify is left to
+	 * check_head() to report) */
 	{
-		FILE *f = fopen(a->head_path, "r");
+		char line[256];
 		long long hid;
-		if (f && fscanf(f, "%lld %64s", &hid, head_hash_at_id) == 2)
+		if (read_head(a, line, &hid, head_hash_at_id) == 1)
 			head_id = hid;
-		if (f)
-			fclose(f);
 	}
 	if (db_prepare(a->db, "SELECT id, ts, actor, type, ip, client, detail, hash FROM audit"
 			      " ORDER BY id", &s, err) < 0) {

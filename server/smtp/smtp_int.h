@@ -12,6 +12,7 @@
 #ifndef YZ_SMTP_INT_H
 #define YZ_SMTP_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -166,6 +167,7 @@ struct smtp_txn {
 	 * of the message waits for it (spf_wanted) only if it is still running */
 	uint64_t serial; /* the session's count of transactions, for the SPF job to find it */
 	bool spf_pending, spf_wanted;
+	atomic_bool *spf_cancel; /* the SPF job's flag while it is out (smtp_mail.c) */
 	enum mailauth_result spf;
 	struct smtp_msg msg;
 	struct smtp_dotread rd;

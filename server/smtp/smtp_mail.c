@@ -8,6 +8,7 @@
  * any recipient. */
 #include "smtp_int.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,11 +130,13 @@ static int mail_params(struct smtp_session *s, struct smtp_txn *t, const struct 
 /* SPF is checked on a job while the client sends the recipients and the message: MAIL gets
  * its 250 at once, and the result is needed only with the whole message (DMARC, the
  * Authentication-Results field, the policy), where smtp_data_authenticate() waits for it if
- * it has not come yet. */
+ * it has not come yet. A transaction that ends first (RSET, QUIT, a refused message) marks
+ * its job cancelled, so a job still queued behind others does no DNS work for nobody. */
 struct spf_job {
 	struct netsvc_job job;
 	struct mailauth *ma;
 	uint64_t serial; /* the transaction's: it may be gone (RSET, QUIT) when the job ends */
+	atomic_bool cancelled; /* set on the loop by smtp_txn_free(), read by spf_run() */
 	char ip[64], helo[256];
 	char *sender;
 	enum mailauth_result r;
@@ -143,6 +146,10 @@ static void spf_run(struct netsvc_job *j)
 {
 	struct spf_job *sj = (struct spf_job *)j;
 	struct err err;
+	if (atomic_load(&sj->cancelled)) {
+		sj->r = MA_NONE;
+		return;
+	}
 	if (mailauth_spf(sj->ma, sj->ip, sj->helo, sj->sender, &sj->r, &err) < 0) {
 		log_info("smtp", "ip=%s msg=\"SPF check failed\" err=\"%s\"", sj->ip, err.msg);
 		sj->r = MA_TEMPERROR;
@@ -153,23 +160,28 @@ static void spf_done(struct netsvc_job *j)
 {
 	struct spf_job *sj = (struct spf_job *)j;
 	struct smtp_session *s = j->s;
-	struct smtp_txn *t = s ? s->txn : NULL;
+	struct smtp_txn *t;
 	bool go_on = false;
 
-	if (s)
-		s->spf_running--;
-	if (s && s->spf_hold && smtp_alive(s)) {
+	if (s == NULL)
+		goto out;
+	s->spf_running--;
+	/* sj goes below: its transaction (alive or not, the session may be dead) lets go first */
+	if (s->txn && s->txn->serial == sj->serial)
+		s->txn->spf_cancel = NULL;
+	if (s->spf_hold && smtp_alive(s)) {
 		s->spf_hold = false;
 		smtp_reply(s, "250 2.1.0 Ok");
-		smtp_resume(s);
-		t = s->txn; /* the input read since may have begun another transaction */
+		smtp_resume(s); /* the input read now may end this transaction, or begin another */
 	}
+	t = s->txn;
 	if (t && smtp_alive(s) && t->serial == sj->serial && t->spf_pending) {
 		t->spf = sj->r;
 		t->spf_pending = false;
 		go_on = t->spf_wanted;
 		t->spf_wanted = false;
 	}
+out:
 	free(sj->sender);
 	free(sj);
 	if (go_on)
@@ -252,9 +264,11 @@ enum smtp_ret smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		snprintf(sj->helo, sizeof(sj->helo), "%s", s->helo);
 		sj->sender = xstrdup(sender);
 		t->spf_pending = true;
+		t->spf_cancel = &sj->cancelled;
 		smtp_job_start(s, &sj->job);
 		/* A client that loops MAIL, RSET, MAIL... without waiting must not queue an SPF job
-		 * (DNS lookups) per command: with one still running, this MAIL waits for it. */
+		 * (DNS lookups) per command: while the previous one runs, this MAIL's 250 waits
+		 * until one of the two is back (so at most two run for a session). */
 		if (++s->spf_running > 1) {
 			s->spf_hold = true;
 			smtp_wait(s);

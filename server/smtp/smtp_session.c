@@ -179,6 +179,8 @@ void smtp_txn_free(struct smtp_txn *t)
 {
 	if (t == NULL)
 		return;
+	if (t->spf_cancel) /* on the loop, where the job is freed: it is still there */
+		atomic_store(t->spf_cancel, true);
 	smtp_msg_release(&t->msg);
 	arena_free(&t->arena);
 	free(t);

@@ -29,13 +29,18 @@ export function SearchBox({ store }) {
   // closing on blur waits so a click on a suggestion lands first; focusing again
   // (the next search typed straight after one) must not be closed by that wait
   const blurTimer = useRef(0);
+  // after a search the results take the focus, unless the user is typing again by then
+  const listTimer = useRef(0);
 
   useEffect(() => {
     if (!s.search) setQ('');
     else if (s.search.q !== q && document.activeElement !== ref.current) setQ(s.search.q);
   }, [s.search && s.search.q, !!s.search]);
 
-  useEffect(() => () => clearTimeout(blurTimer.current), []);
+  useEffect(() => () => {
+    clearTimeout(blurTimer.current);
+    clearTimeout(listTimer.current);
+  }, []);
 
   useEffect(() => {
     store.focusSearch = () => {
@@ -111,7 +116,8 @@ export function SearchBox({ store }) {
     store.savePrefs({ recentSearches: recent });
     store.search(v);
     // the results take the keyboard (j/k, Enter) from here
-    setTimeout(() => {
+    clearTimeout(listTimer.current);
+    listTimer.current = setTimeout(() => {
       const el = document.activeElement;
       if (el !== ref.current && el !== document.body) return; // the user has moved on
       const list = document.querySelector('.tab-panel:not([hidden]) .vlist');
@@ -120,6 +126,7 @@ export function SearchBox({ store }) {
   };
 
   const onKeyDown = (e) => {
+    if (e.key !== 'Enter') clearTimeout(listTimer.current); // typing again: keep the focus
     if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
       if (!sugg.length) return;
       e.preventDefault();
@@ -150,7 +157,7 @@ export function SearchBox({ store }) {
       <input ref=${ref} id="search" type="search" value=${q} placeholder=${t(narrow() ? 'search.placeholder_short' : 'search.placeholder')} aria-label=${t('search.label')}
         autocomplete="off" spellcheck="false" role="combobox" aria-autocomplete="list" aria-controls="search-sugg"
         aria-expanded=${open && sugg.length ? 'true' : 'false'} aria-activedescendant=${open && hi >= 0 ? 'sg-' + hi : undefined}
-        onInput=${(e) => { setQ(e.currentTarget.value); setOpen(true); setHi(-1); }}
+        onInput=${(e) => { clearTimeout(listTimer.current); setQ(e.currentTarget.value); setOpen(true); setHi(-1); }}
         onFocus=${() => { clearTimeout(blurTimer.current); setOpen(true); }}
         onBlur=${() => { clearTimeout(blurTimer.current); blurTimer.current = setTimeout(() => setOpen(false), 150); }} onKeyDown=${onKeyDown} />
       ${open && sugg.length > 0 && html`

@@ -201,8 +201,8 @@ class Inbound(unittest.TestCase):
 
     def test_mail_rset_loop_is_answered_in_order(self):
         """A client looping MAIL and RSET without waiting gets every reply, in order, while
-        the server keeps at most two SPF checks of the session running (a third MAIL waits
-        for its 250)."""
+        the server keeps at most two SPF checks of the session running (a MAIL that comes
+        while the previous one's check runs waits for its 250 until one is back)."""
         n = 60
         with socket.create_connection(("127.0.0.1", SRV.base + 25), timeout=20) as c:
             f = c.makefile("rb")
