@@ -317,3 +317,99 @@ int dns_txt(struct dns_resolver *r, const char *name, struct arena *a, const cha
 	*n_r = c.n;
 	return 0;
 }
+
+/* ---- reverse lookups ---- */
+
+/* "4.3.2.1.in-addr.arpa" or the 32 nibbles of an IPv6 address under ip6.arpa. */
+static int reverse_name(const char *ip, char *out, size_t size)
+{
+	unsigned char b[16];
+
+	if (inet_pton(AF_INET, ip, b) == 1) {
+		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1], b[0]);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, b) == 1 && size >= 16 * 4 + sizeof("ip6.arpa")) {
+		static const char hex[] = "0123456789abcdef";
+		char *p = out;
+		for (int i = 15; i >= 0; i--) {
+			*p++ = hex[b[i] & 15];
+			*p++ = '.';
+			*p++ = hex[b[i] >> 4];
+			*p++ = '.';
+		}
+		memcpy(p, "ip6.arpa", sizeof("ip6.arpa"));
+		return 0;
+	}
+	return -1;
+}
+
+static int on_ptr(void *ctx, ns_msg *msg, ns_rr *rr)
+{
+	struct collect *c = ctx;
+	char host[NS_MAXDNAME];
+
+	if (ns_name_uncompress(ns_msg_base(*msg), ns_msg_end(*msg), ns_rr_rdata(*rr), host,
+			       sizeof(host)) < 0)
+		return -1;
+	*(const char **)grow(c) = arena_strdup(c->a, host);
+	return 0;
+}
+
+int dns_ptr(struct dns_resolver *r, const char *ip, struct arena *a, const char ***v_r,
+	    size_t *n_r, struct err *err)
+{
+	char name[NS_MAXDNAME];
+	unsigned char *ans;
+	struct collect c = {.a = a, .size = sizeof(const char *)};
+	int len, rcode, n;
+
+	if (reverse_name(ip, name, sizeof(name)) < 0)
+		return err_set(err, ERR_INVALID, "%s: not an IP address", ip);
+	ans = arena_alloc(a, ANSWER_MAX);
+	if (query(r, name, ns_t_ptr, ans, &len, &rcode, err) < 0)
+		return -1;
+	n = each_answer(ans, len, ns_t_ptr, on_ptr, &c, err);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		return err_set(err, ERR_NOTFOUND, "%s: no PTR records", ip);
+	*v_r = c.v;
+	*n_r = c.n;
+	return 0;
+}
+
+static bool same_ip(const char *x, const char *y)
+{
+	unsigned char a[16], b[16];
+	if (inet_pton(AF_INET, x, a) == 1)
+		return inet_pton(AF_INET, y, b) == 1 && memcmp(a, b, 4) == 0;
+	return inet_pton(AF_INET6, x, a) == 1 && inet_pton(AF_INET6, y, b) == 1 &&
+	       memcmp(a, b, 16) == 0;
+}
+
+int dns_confirmed_name(struct dns_resolver *r, const char *ip, char *out, size_t size,
+		       struct err *err)
+{
+	struct arena *a = arena_new();
+	const char **names, **addrs;
+	size_t nn, na;
+	int ret = -1;
+
+	if (dns_ptr(r, ip, a, &names, &nn, err) < 0)
+		goto out;
+	for (size_t i = 0; i < nn && i < DNS_PTR_CHECKED; i++) {
+		if (dns_addrs(r, names[i], a, &addrs, &na, NULL) < 0)
+			continue;
+		for (size_t k = 0; k < na; k++)
+			if (same_ip(addrs[k], ip) && strlen(names[i]) < size) {
+				snprintf(out, size, "%s", names[i]);
+				ret = 0;
+				goto out;
+			}
+	}
+	err_set(err, ERR_NOTFOUND, "%s: no name that maps back to it", ip);
+out:
+	arena_free(&a);
+	return ret;
+}

@@ -45,4 +45,14 @@ int dns_txt(struct dns_resolver *r, const char *name, struct arena *a, const cha
 int dns_raw(struct dns_resolver *r, const char *name, int type, struct arena *a,
 	    unsigned char **ans_r, int *len_r, struct err *err) YZ_WUR;
 
+/* PTR names of an IPv4 or IPv6 address (without the trailing dot). */
+int dns_ptr(struct dns_resolver *r, const char *ip, struct arena *a, const char ***v_r,
+	    size_t *n_r, struct err *err) YZ_WUR;
+/* The forward-confirmed reverse name of ip (RFC 8601 section 3 calls it "iprev"): a PTR name,
+ * of the first DNS_PTR_CHECKED, whose A/AAAA records include ip, into out. ERR_NOTFOUND when
+ * none does (or no PTR), ERR_IO when the lookups failed. */
+#define DNS_PTR_CHECKED 3
+int dns_confirmed_name(struct dns_resolver *r, const char *ip, char *out, size_t size,
+		       struct err *err) YZ_WUR;
+
 #endif

@@ -125,6 +125,7 @@ int smtp_server_start(struct app *app, const int fds[SMTP_NKINDS], struct smtp_s
 	srv->queue = app->queue;
 	srv->mailauth = app->mailauth;
 	srv->auth_cache = app->auth_cache;
+	srv->dns = app->dns;
 	memcpy(srv->secret, app->secret, sizeof(srv->secret));
 	srv->sasl = (struct sasl_srv_conf){
 		.store = srv->store,

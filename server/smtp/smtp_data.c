@@ -54,31 +54,38 @@ static void prepend(struct smtp_txn *t, const char *p, size_t n)
 	t->start = 0;
 }
 
-/* RFC 5321 4.4: "from HELO (rDNS [ip]) by HOST with PROTO for <rcpt>; date". We do not look
- * the client's name up ("unknown"); the TLS comment is what Postfix writes. */
-static void begin_message(struct smtp_session *s, bool dot)
+/* RFC 5321 4.4: "from HELO (rDNS [ip]) by HOST with PROTO for <rcpt>; date". The name in
+ * the parentheses is the client's forward-confirmed reverse name, or "unknown" (as Postfix
+ * writes it; submission ports never look it up); the TLS comment is what Postfix writes.
+ * Added once the whole message is in (smtp_data_authenticate), when that name is known. */
+static void stamp(struct smtp_session *s)
 {
 	struct smtp_txn *t = s->txn;
 	const struct smtp_limits *l = &s->srv->lim;
 	char date[64];
 	char *h;
-	size_t n;
 
 	rfc5322_date(date, sizeof(date));
 	h = arena_printf(s->cmd,
-			 "Received: from %s (unknown [%s%s])\r\n"
+			 "Received: from %s (%s [%s%s])\r\n"
 			 "\tby %s (Yizhan) with %s%s%s%s\r\n"
 			 "\t%s%s%s%s; %s\r\n",
-			 s->helo, strchr(s->ip, ':') ? "IPv6:" : "", s->ip, l->hostname,
-			 smtp_proto_name(s), s->tls ? "\r\n\t(" : "",
+			 s->helo, s->rdns[0] ? s->rdns : "unknown", strchr(s->ip, ':') ? "IPv6:" : "",
+			 s->ip, l->hostname, smtp_proto_name(s), s->tls ? "\r\n\t(" : "",
 			 s->tls ? (s->tls_info ? s->tls_info : "TLS") : "", s->tls ? ")" : "",
 			 t->nrcpts == 1 ? "for <" : "", t->nrcpts == 1 ? t->rcpts[0].address : "",
 			 t->nrcpts == 1 ? ">" : "", t->nrcpts == 1 ? "" : "(multiple recipients)",
 			 date);
-	n = strlen(h);
+	prepend(t, h, strlen(h));
+	t->stamped = true;
+}
+
+static void begin_message(struct smtp_session *s, bool dot)
+{
+	struct smtp_txn *t = s->txn;
+
 	smtp_msg_init(&t->msg, SMTP_HEADROOM, smtp_max_message(s));
 	t->start = SMTP_HEADROOM;
-	prepend(t, h, n);
 	smtp_dotread_init(&t->rd, dot);
 }
 
@@ -271,7 +278,8 @@ static void end_of_message(struct smtp_session *s)
 			   smtp_max_message(s));
 		return;
 	}
-	hops = mta_hops(t->msg.data + t->start, t->msg.len - t->start); /* ours included */
+	/* ours, not added yet, counts too */
+	hops = mta_hops(t->msg.data + t->start, t->msg.len - t->start) + 1;
 	if (hops > (size_t)s->srv->lim.max_hops) {
 		smtp_audit_refused(s, "too many hops", NULL);
 		smtp_txn_reset(s);
@@ -289,6 +297,12 @@ void smtp_data_authenticate(struct smtp_session *s)
 	struct smtp_txn *t = s->txn;
 	struct ma_job *m;
 
+	if (s->rdns_pending) {
+		s->rdns_wanted = true; /* rdns_done() calls again */
+		return;
+	}
+	if (!t->stamped)
+		stamp(s);
 	if (s->kind != SMTP_MX || s->authed || s->srv->mailauth == NULL) {
 		submit(s);
 		return;

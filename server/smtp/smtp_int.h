@@ -63,6 +63,7 @@ struct smtp_server {
 	struct mta_queue *queue;
 	struct mailauth *mailauth;
 	struct auth_cache *auth_cache;
+	struct dns_resolver *dns; /* the client's name for Received (port 25) */
 	unsigned char secret[32];
 	struct sasl_srv_conf sasl; /* store, lim.login, secret, lim.scram_iterations */
 
@@ -129,6 +130,11 @@ struct smtp_session {
 	bool closing, dead, waiting, out_blocked, counted_ip;
 	char helo[256];
 	const char *tls_info; /* "TLSv1.3 with cipher X", arena */
+	/* port 25: the client's forward-confirmed reverse name ("unknown" when it has none),
+	 * looked up on a job from the connect on; a message's end waits for it if needed */
+	char rdns[256];
+	bool rdns_pending, rdns_wanted;
+	atomic_bool *rdns_cancel; /* the lookup job's flag while it is out */
 
 	/* authentication */
 	bool authed;
@@ -167,6 +173,7 @@ struct smtp_txn {
 	 * of the message waits for it (spf_wanted) only if it is still running */
 	uint64_t serial; /* the session's count of transactions, for the SPF job to find it */
 	bool spf_pending, spf_wanted;
+	bool stamped; /* our Received field is on the message */
 	atomic_bool *spf_cancel; /* the SPF job's flag while it is out (smtp_mail.c) */
 	enum mailauth_result spf;
 	struct smtp_msg msg;
@@ -235,7 +242,9 @@ void smtp_auth_abort(struct smtp_session *s);
 
 /* DATA and BDAT bytes from the input buffer; returns SMTP_STOP when it consumed all. */
 enum smtp_ret smtp_data_input(struct smtp_session *s);
-/* The whole message is in and the session waits: check SPF/DKIM/DMARC, then queue it. */
+/* The whole message is in and the session waits: once the client's name and the SPF
+ * result are back (their jobs call this again), add our Received field, check
+ * SPF/DKIM/DMARC, then queue the message. */
 void smtp_data_authenticate(struct smtp_session *s);
 
 /* Which mechanisms AUTH offers now ("" when none). */

@@ -259,6 +259,8 @@ static void session_kill(struct smtp_session *s)
 	if (s->dead)
 		return;
 	s->dead = true;
+	if (s->rdns_cancel)
+		atomic_store(s->rdns_cancel, true);
 	if (s->bev) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -340,6 +342,67 @@ static void on_write(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* ---- the client's name (port 25) ---- */
+
+struct rdns_job {
+	struct netsvc_job job;
+	struct dns_resolver *dns;
+	atomic_bool cancelled; /* the session went first: no lookups for nobody */
+	char ip[64];
+	char name[256];
+	bool found;
+};
+
+static void rdns_run(struct netsvc_job *j)
+{
+	struct rdns_job *r = (struct rdns_job *)j;
+	struct err err;
+	if (atomic_load(&r->cancelled))
+		return;
+	r->found = dns_confirmed_name(r->dns, r->ip, r->name, sizeof(r->name), &err) == 0;
+	if (!r->found && err.code == ERR_IO)
+		log_info("smtp", "ip=%s msg=\"reverse lookup failed\" err=\"%s\"", r->ip, err.msg);
+}
+
+static void rdns_done(struct netsvc_job *j)
+{
+	struct rdns_job *r = (struct rdns_job *)j;
+	struct smtp_session *s = j->s;
+	bool go_on = false;
+
+	if (s) {
+		s->rdns_cancel = NULL;
+		/* a name is one DNS label list: letters, digits, '-', '.', '_' only, so it can
+		 * go into a header as it is */
+		if (r->found && r->name[strspn(r->name, "abcdefghijklmnopqrstuvwxyz"
+							 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")] == '\0')
+			snprintf(s->rdns, sizeof(s->rdns), "%s", r->name);
+		s->rdns_pending = false;
+		go_on = s->rdns_wanted && smtp_alive(s) && s->txn != NULL;
+		s->rdns_wanted = false;
+	}
+	free(r);
+	if (go_on)
+		smtp_data_authenticate(s);
+}
+
+static void start_rdns(struct smtp_session *s)
+{
+	struct rdns_job *r;
+
+	snprintf(s->rdns, sizeof(s->rdns), "unknown");
+	if (s->kind != SMTP_MX || s->srv->dns == NULL)
+		return;
+	r = xcalloc(1, sizeof(*r));
+	r->job.run = rdns_run;
+	r->job.done = rdns_done;
+	r->dns = s->srv->dns;
+	snprintf(r->ip, sizeof(r->ip), "%s", s->ip);
+	s->rdns_pending = true;
+	s->rdns_cancel = &r->cancelled;
+	smtp_job_start(s, &r->job);
+}
+
 void smtp_session_accept(struct smtp_server *srv, enum smtp_kind kind, int fd, const char *ip)
 {
 	const struct smtp_limits *l = &srv->lim;
@@ -385,6 +448,7 @@ void smtp_session_accept(struct smtp_server *srv, enum smtp_kind kind, int fd, c
 	setup_bev(s);
 	log_info("smtp", "sess=%llu ip=%s port=%d msg=\"connect\"", (unsigned long long)s->id, ip,
 		 s->port);
+	start_rdns(s);
 	smtp_reply(s, "220 %s %s", l->hostname, l->banner);
 	smtp_arm_timer(s);
 }

@@ -74,6 +74,12 @@ def setUpModule():
         f.write('txt-record=_dmarc.quar.test,"v=DMARC1; p=quarantine"\n')
         f.write('txt-record=_dmarc.signed.test,"v=DMARC1; p=reject"\n')
         f.write('txt-record=relay.test,"v=spf1 -all"\n')
+        # reverse names of the loopback clients: 127.0.0.1 maps back (forward-confirmed),
+        # 127.0.0.3 names a host whose address is another one, 127.0.0.4 has no PTR
+        f.write("ptr-record=1.0.0.127.in-addr.arpa,mx1.relay.test\n")
+        f.write("host-record=mx1.relay.test,127.0.0.1\n")
+        f.write("ptr-record=3.0.0.127.in-addr.arpa,liar.relay.test\n")
+        f.write("host-record=liar.relay.test,192.0.2.7\n")
         f.write(txt_record("s1._domainkey.signed.test", dkim_pubkey_record(KEY)) + "\n")
     DNS = subprocess.Popen(["/usr/sbin/dnsmasq", "--no-daemon", "--port=%d" % port,
                             "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
@@ -216,6 +222,26 @@ class Inbound(unittest.TestCase):
         self.assertEqual(codes, [b"250"] * (2 * n + 1), replies[:6])
         self.assertTrue(all(b"2.1.0" in r for r in replies[0:2 * n:2]), replies[:4])
         self.assertTrue(SRV.alive())
+
+    def test_received_names_the_forward_confirmed_client(self):
+        """Our Received field names the client by its reverse name only when that name's
+        addresses include the client's (RFC 8601 "iprev"); else "unknown", as Postfix."""
+        cases = (("127.0.0.1", "mx1.relay.test"), ("127.0.0.3", "unknown"),
+                 ("127.0.0.4", "unknown"))
+        if not yz.loopback_aliases_work():
+            cases = cases[:1]
+        for ip, name in cases:
+            subject = "rdns from " + ip
+            with smtplib.SMTP("127.0.0.1", SRV.base + 25, timeout=20,
+                              source_address=(ip, 0)) as c:
+                c.ehlo("helo-%s.client.test" % ip.replace(".", "-"))
+                c.sendmail("bounce@relay.test", [RUTH[0]], message("news@relay.test", subject))
+            m = wait_for(self.s, "inbox", subject)
+            self.assertIsNotNone(m, "not delivered: " + subject)
+            raw = self.s.get("/api/v1/messages/%d/raw" % m["id"]).body
+            ours = email.message_from_bytes(raw).get_all("Received")[0]
+            self.assertTrue(ours.startswith("from helo-%s.client.test (%s [%s])\r\n\tby "
+                                            % (ip.replace(".", "-"), name, ip)), ours)
 
     def test_our_signature_verifies_independently(self):
         cp = SRV.cli_data("domain", "dkim", D, "--selector", "yz1")
