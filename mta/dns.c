@@ -299,23 +299,31 @@ static int on_txt(void *ctx, ns_msg *msg, ns_rr *rr)
 	return 0;
 }
 
-int dns_txt(struct dns_resolver *r, const char *name, struct arena *a, const char ***v_r,
-	    size_t *n_r, struct err *err)
+/* The records of one type as strings (fn makes each one); what names them in the error. */
+static int lookup_strings(struct dns_resolver *r, const char *name, int type,
+			  int (*fn)(void *, ns_msg *, ns_rr *), const char *what,
+			  struct arena *a, const char ***v_r, size_t *n_r, struct err *err)
 {
 	unsigned char *ans = arena_alloc(a, ANSWER_MAX);
 	struct collect c = {.a = a, .size = sizeof(const char *)};
 	int len, rcode, n;
 
-	if (query(r, name, ns_t_txt, ans, &len, &rcode, err) < 0)
+	if (query(r, name, type, ans, &len, &rcode, err) < 0)
 		return -1;
-	n = each_answer(ans, len, ns_t_txt, on_txt, &c, err);
+	n = each_answer(ans, len, type, fn, &c, err);
 	if (n < 0)
 		return -1;
 	if (n == 0)
-		return err_set(err, ERR_NOTFOUND, "%s: no TXT records", name);
+		return err_set(err, ERR_NOTFOUND, "%s: no %s records", name, what);
 	*v_r = c.v;
 	*n_r = c.n;
 	return 0;
+}
+
+int dns_txt(struct dns_resolver *r, const char *name, struct arena *a, const char ***v_r,
+	    size_t *n_r, struct err *err)
+{
+	return lookup_strings(r, name, ns_t_txt, on_txt, "TXT", a, v_r, n_r, err);
 }
 
 /* ---- reverse lookups ---- */
@@ -360,23 +368,10 @@ int dns_ptr(struct dns_resolver *r, const char *ip, struct arena *a, const char 
 	    size_t *n_r, struct err *err)
 {
 	char name[NS_MAXDNAME];
-	unsigned char *ans;
-	struct collect c = {.a = a, .size = sizeof(const char *)};
-	int len, rcode, n;
 
 	if (reverse_name(ip, name, sizeof(name)) < 0)
 		return err_set(err, ERR_INVALID, "%s: not an IP address", ip);
-	ans = arena_alloc(a, ANSWER_MAX);
-	if (query(r, name, ns_t_ptr, ans, &len, &rcode, err) < 0)
-		return -1;
-	n = each_answer(ans, len, ns_t_ptr, on_ptr, &c, err);
-	if (n < 0)
-		return -1;
-	if (n == 0)
-		return err_set(err, ERR_NOTFOUND, "%s: no PTR records", ip);
-	*v_r = c.v;
-	*n_r = c.n;
-	return 0;
+	return lookup_strings(r, name, ns_t_ptr, on_ptr, "PTR", a, v_r, n_r, err);
 }
 
 static bool same_ip(const char *x, const char *y)

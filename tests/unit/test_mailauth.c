@@ -478,6 +478,44 @@ static void test_spf_bad_args(void **state)
 	assert_result(r, MA_NONE);
 }
 
+/* dns_ptr() and dns_confirmed_name() (the Received field's client name) */
+static void test_reverse_names(void **state)
+{
+	struct arena *a = arena_new();
+	const char **v;
+	size_t n;
+	char name[256];
+	struct err e;
+
+	(void)state;
+	assert_int_equal(dns_ptr(T.dns, "192.0.2.20", a, &v, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0], "mx1.spf.example.com");
+	assert_int_equal(dns_ptr(T.dns, "2001:db8::20", a, &v, &n, &e), 0);
+	assert_string_equal(v[0], "mx1.spf.example.com");
+	assert_int_equal(dns_confirmed_name(T.dns, "192.0.2.20", name, sizeof(name), &e), 0);
+	assert_string_equal(name, "mx1.spf.example.com");
+	assert_int_equal(dns_confirmed_name(T.dns, "2001:db8::20", name, sizeof(name), &e), 0);
+	assert_string_equal(name, "mx1.spf.example.com");
+	/* a PTR whose name maps to another address is no name */
+	assert_int_equal(dns_ptr(T.dns, "192.0.2.99", a, &v, &n, &e), 0);
+	assert_string_equal(v[0], "a.spf.example.com");
+	assert_int_equal(dns_confirmed_name(T.dns, "192.0.2.99", name, sizeof(name), &e), -1);
+	assert_int_equal(e.code, ERR_NOTFOUND);
+	assert_int_equal(dns_confirmed_name(T.dns, "192.0.2.77", name, sizeof(name), &e), -1);
+	assert_int_equal(e.code, ERR_NOTFOUND);
+	/* too small a buffer for the name: none rather than a cut one */
+	assert_int_equal(dns_confirmed_name(T.dns, "192.0.2.20", name, 8, &e), -1);
+	/* a dead server is "try again", a bad address is refused before any query */
+	assert_int_equal(dns_confirmed_name(T.dead, "192.0.2.20", name, sizeof(name), &e), -1);
+	assert_int_equal(e.code, ERR_IO);
+	assert_int_equal(dns_ptr(T.dns, "not-an-ip", a, &v, &n, &e), -1);
+	assert_int_equal(e.code, ERR_INVALID);
+	assert_int_equal(dns_ptr(T.dns, "192.0.2.1; rm", a, &v, &n, &e), -1);
+	assert_int_equal(e.code, ERR_INVALID);
+	arena_free(&a);
+}
+
 static void test_result_names(void **state)
 {
 	static const char *want[] = {"none",    "pass",      "fail",      "softfail",
@@ -1380,6 +1418,7 @@ int main(void)
 	    cmocka_unit_test(test_spf_table),
 	    cmocka_unit_test(test_spf_temperror),
 	    cmocka_unit_test(test_spf_bad_args),
+	    cmocka_unit_test(test_reverse_names),
 	    cmocka_unit_test(test_dkim_keygen),
 	    cmocka_unit_test(test_dkim_sign_verify),
 	    cmocka_unit_test(test_dkim_signed_headers),
