@@ -522,6 +522,35 @@ int netsvc_reload_tls(struct netsvc *svc, const struct config *c, struct err *er
 	return 0;
 }
 
+struct on_loop {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static void on_loop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct on_loop *o = arg;
+	(void)fd, (void)what;
+	o->fn(o->arg);
+	free(o);
+}
+
+int netsvc_on_loop(struct netsvc *svc, void (*fn)(void *arg), void *arg)
+{
+	struct timeval now = {0, 0};
+	struct on_loop *o;
+
+	if (svc->d == NULL || svc->base == NULL || !svc->thread_started)
+		return -1;
+	o = xmalloc(sizeof(*o));
+	*o = (struct on_loop){.fn = fn, .arg = arg};
+	if (event_base_once(svc->base, -1, EV_TIMEOUT, on_loop_cb, o, &now) < 0) {
+		free(o);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the loop thread ---- */
 
 static void *loop_main(void *arg)

@@ -153,6 +153,57 @@ int smtp_server_reload_tls(struct smtp_server *srv, const struct config *c, stru
 	return srv ? netsvc_reload_tls(&srv->net, c, err) : 0;
 }
 
+struct limits_swap {
+	struct smtp_server *srv;
+	struct smtp_limits lim;
+};
+
+/* On the loop, the only thread that reads these fields (the jobs read lim.login and the
+ * SASL settings, which stay). */
+static void on_limits(void *arg)
+{
+	struct limits_swap *sw = arg;
+	struct smtp_limits *l = &sw->srv->lim;
+	const struct smtp_limits *n = &sw->lim;
+
+	memcpy(l->banner, n->banner, sizeof(l->banner));
+	l->max_line = n->max_line;
+	l->max_message = n->max_message;
+	l->max_sessions = n->max_sessions;
+	l->max_per_ip = n->max_per_ip;
+	l->max_recipients = n->max_recipients;
+	l->max_hops = n->max_hops;
+	l->max_errors = n->max_errors;
+	l->max_bad_rcpts = n->max_bad_rcpts;
+	l->max_commands = n->max_commands;
+	l->timeout_s = n->timeout_s;
+	l->data_timeout_s = n->data_timeout_s;
+	l->tarpit_ms = n->tarpit_ms;
+	l->msgs_per_hour = n->msgs_per_hour;
+	l->login_ip_per_minute = n->login_ip_per_minute;
+	log_info("smtp", "max_message=%zu max_recipients=%lld msg=\"limits reloaded\"",
+		 l->max_message, (long long)l->max_recipients);
+	free(sw);
+}
+
+int smtp_server_reload(struct smtp_server *srv, const struct config *c, struct err *err)
+{
+	struct limits_swap *sw;
+
+	if (srv == NULL)
+		return 0;
+	sw = xcalloc(1, sizeof(*sw));
+	sw->srv = srv;
+	snapshot(&sw->lim, c);
+	if (memcmp(sw->lim.ports, srv->lim.ports, sizeof(srv->lim.ports)) != 0)
+		log_warn("smtp", "msg=\"SMTP ports change only with a restart\"");
+	if (netsvc_on_loop(&srv->net, on_limits, sw) < 0) {
+		free(sw);
+		return err_set(err, ERR_INTERNAL, "SMTP: cannot reach the loop");
+	}
+	return 0;
+}
+
 void smtp_server_stop(struct smtp_server **sp)
 {
 	struct smtp_server *srv = *sp;

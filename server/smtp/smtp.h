@@ -28,5 +28,10 @@ void smtp_server_stop(struct smtp_server **sp);
 /* SIGHUP: the listeners take the certificate and key of c from the next connection on. */
 int smtp_server_reload_tls(struct smtp_server *srv, const struct config *c,
 			    struct err *err) YZ_WUR;
+/* SIGHUP: the [smtp] limits of c (sizes, counts, timeouts, rates, the banner) apply from now
+ * on: a running session sees them from its next command or transaction. The ports, the host
+ * name and the sign-in policy stay as they were started (a restart changes them). */
+int smtp_server_reload(struct smtp_server *srv, const struct config *c,
+		       struct err *err) YZ_WUR;
 
 #endif

@@ -5,6 +5,7 @@ a broken config is refused and the running one kept; sessions survive a reload."
 import os
 import pwd
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -62,6 +63,35 @@ class Reload(unittest.TestCase):
         self.assertIn("测试单位邮件系统", page)
         # the session made before the reload still works
         self.assertEqual(s.get("/api/v1/me").status, 200)
+        self.srv.assert_alive(self)
+
+    def test_smtp_limits_reload(self):
+        """[smtp] limits apply after SIGHUP: to new sessions, and to a session already open
+        from its next command; the port stays."""
+        port = self.srv.base + 25
+        old = smtplib.SMTP("127.0.0.1", port, timeout=10)
+        try:
+            old.ehlo("before.test")
+            self.assertEqual(int(old.esmtp_features["size"]), 50 << 20)
+            self.conf_append("\n[smtp]\nmax_message = 2000000\n")
+            self.hup()
+
+            def new_size():
+                with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+                    c.ehlo("after.test")
+                    return int(c.esmtp_features["size"])
+            self.assertTrue(wait_for(lambda: new_size() == 2000000), "SIZE not reloaded")
+            # the session opened before the reload: its next EHLO says the new size, and
+            # its next transaction is held to it
+            old.ehlo("before.test")
+            self.assertEqual(int(old.esmtp_features["size"]), 2000000)
+            self.assertEqual(old.mail("a@remote.test", ["SIZE=3000000"])[0], 552)
+            self.assertEqual(old.mail("a@remote.test", ["SIZE=1000000"])[0], 250)
+            old.rset()
+        finally:
+            old.close()
+        with open(self.srv.log_path, encoding="utf-8", errors="replace") as f:
+            self.assertIn('msg="limits reloaded"', f.read())
         self.srv.assert_alive(self)
 
     def test_requests_during_reloads_all_succeed(self):
