@@ -454,6 +454,8 @@ fail:
 	return -1;
 }
 
+#define QUIESCE_GRACE_MS 200
+
 void http_stop(struct http_server **sp, unsigned drain_ms)
 {
 	struct http_server *s = *sp;
@@ -463,10 +465,14 @@ void http_stop(struct http_server **sp, unsigned drain_ms)
 		/* stop accepting (the socket stays open for the daemon taking over), then give the
 		 * connections in flight up to drain_ms to finish */
 		MHD_quiesce_daemon(s->d);
+		/* A worker thread woken for the listening socket just before the quiesce may still
+		 * be accepting a connection, which is not counted yet: "no connections" counts only
+		 * once QUIESCE_GRACE_MS have passed (seen under load: such a connection was closed
+		 * by the stop right after its TLS handshake, with no answer). */
 		for (unsigned waited = 0; waited < drain_ms; waited += 20) {
 			const union MHD_DaemonInfo *di =
 				MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-			if (di == NULL || di->num_connections == 0)
+			if ((di == NULL || di->num_connections == 0) && waited >= QUIESCE_GRACE_MS)
 				break;
 			usleep(20 * 1000);
 		}

@@ -140,8 +140,8 @@ struct mail_servers {
 /* SIGHUP: load everything new first. Only if all of it is good, a new HTTPS daemon starts on
  * the same socket with the new snapshot, and the old one stops accepting and finishes what
  * it has (keep-alive connections idle past RELOAD_DRAIN_MS are closed). The mail listeners
- * take the new certificate and key for their next connections, SMTP its new [smtp] limits;
- * ports, and the IMAP and POP3 limits, stay until a restart. */
+ * take the new certificate and key for their next connections, and their new limits; their
+ * ports stay until a restart. */
 static void reload(struct app *app, struct http_server **srv, int fd,
 		   const struct mail_servers *mail)
 {
@@ -171,8 +171,10 @@ static void reload(struct app *app, struct http_server **srv, int fd,
 	*app = napp;
 	*srv = nsrv;
 	log_set_level(level_of(app->cfg.log_level));
-	if (smtp_server_reload(mail->smtp, &app->cfg, &err) < 0)
-		log_error("serve", "msg=\"SMTP limits not reloaded\" err=\"%s\"", err.msg);
+	if (smtp_server_reload(mail->smtp, &app->cfg, &err) < 0 ||
+	    imap_server_reload(mail->imap, &app->cfg, &err) < 0 ||
+	    pop3_server_reload(mail->pop3, &app->cfg, &err) < 0)
+		log_error("serve", "msg=\"mail limits not reloaded\" err=\"%s\"", err.msg);
 	if (smtp_server_reload_tls(mail->smtp, &app->cfg, &err) < 0 ||
 	    imap_server_reload_tls(mail->imap, &app->cfg, &err) < 0 ||
 	    pop3_server_reload_tls(mail->pop3, &app->cfg, &err) < 0)

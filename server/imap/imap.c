@@ -233,6 +233,40 @@ int imap_server_reload_tls(struct imap_server *srv, const struct config *c, stru
 	return srv ? netsvc_reload_tls(&srv->net, c, err) : 0;
 }
 
+/* On the loop. Only what the loop reads changes: the MIME limits and the time zone are read
+ * by FETCH and SEARCH jobs, the sign-in policy by the login jobs, so those stay. */
+static void apply_limits(void *cur, const void *next)
+{
+	struct imap_limits *l = cur;
+	const struct imap_limits *n = next;
+
+	l->max_line = n->max_line;
+	l->max_literal = n->max_literal;
+	l->max_literal_preauth = n->max_literal_preauth;
+	l->max_nesting = n->max_nesting;
+	l->max_sessions = n->max_sessions;
+	l->max_per_ip = n->max_per_ip;
+	l->commands_per_second = n->commands_per_second;
+	l->idle_timeout_s = n->idle_timeout_s;
+	l->timeout_s = n->timeout_s;
+	l->login_timeout_s = n->login_timeout_s;
+	l->max_errors = n->max_errors;
+	l->login_ip_per_minute = n->login_ip_per_minute;
+	log_info("imap", "max_line=%zu max_literal=%zu msg=\"limits reloaded\"", l->max_line,
+		 l->max_literal);
+}
+
+int imap_server_reload(struct imap_server *srv, const struct config *c, struct err *err)
+{
+	struct imap_limits n;
+
+	if (srv == NULL)
+		return 0;
+	snapshot(&n, c);
+	return netsvc_reload_limits(&srv->net, &srv->lim, &n, sizeof(n), srv->lim.ports, n.ports,
+				    ARRAY_LEN(n.ports), apply_limits, err);
+}
+
 void imap_server_stop(struct imap_server **sp)
 {
 	struct imap_server *srv = *sp;

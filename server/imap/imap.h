@@ -28,5 +28,10 @@ void imap_server_stop(struct imap_server **sp);
 /* SIGHUP: the listeners take the certificate and key of c from the next connection on. */
 int imap_server_reload_tls(struct imap_server *srv, const struct config *c,
 			    struct err *err) YZ_WUR;
+/* SIGHUP: the [imap] limits of c (line, literal and nesting sizes, sessions, rates, timeouts,
+ * errors) apply on the loop from now on. The ports, the MIME limits, the time zone and the
+ * sign-in policy stay as they were started (a restart changes them). */
+int imap_server_reload(struct imap_server *srv, const struct config *c,
+		       struct err *err) YZ_WUR;
 
 #endif

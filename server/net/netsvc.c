@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -522,31 +523,38 @@ int netsvc_reload_tls(struct netsvc *svc, const struct config *c, struct err *er
 	return 0;
 }
 
-struct on_loop {
-	void (*fn)(void *);
-	void *arg;
+struct limits_swap {
+	void *cur;
+	void (*apply)(void *cur, const void *next);
+	max_align_t next[]; /* the new limits */
 };
 
-static void on_loop_cb(evutil_socket_t fd, short what, void *arg)
+static void on_limits(evutil_socket_t fd, short what, void *arg)
 {
-	struct on_loop *o = arg;
+	struct limits_swap *sw = arg;
 	(void)fd, (void)what;
-	o->fn(o->arg);
-	free(o);
+	sw->apply(sw->cur, sw->next);
+	free(sw);
 }
 
-int netsvc_on_loop(struct netsvc *svc, void (*fn)(void *arg), void *arg)
+int netsvc_reload_limits(struct netsvc *svc, void *cur, const void *next, size_t size,
+			 const int *ports_cur, const int *ports_next, size_t nports,
+			 void (*apply)(void *cur, const void *next), struct err *err)
 {
 	struct timeval now = {0, 0};
-	struct on_loop *o;
+	struct limits_swap *sw;
 
 	if (svc->d == NULL || svc->base == NULL || !svc->thread_started)
-		return -1;
-	o = xmalloc(sizeof(*o));
-	*o = (struct on_loop){.fn = fn, .arg = arg};
-	if (event_base_once(svc->base, -1, EV_TIMEOUT, on_loop_cb, o, &now) < 0) {
-		free(o);
-		return -1;
+		return 0; /* not running: nothing to change */
+	if (memcmp(ports_cur, ports_next, nports * sizeof(*ports_cur)) != 0)
+		log_warn(svc->d->name, "msg=\"%s ports change only with a restart\"", svc->d->label);
+	sw = xmalloc(sizeof(*sw) + size);
+	sw->cur = cur;
+	sw->apply = apply;
+	memcpy(sw->next, next, size);
+	if (event_base_once(svc->base, -1, EV_TIMEOUT, on_limits, sw, &now) < 0) {
+		free(sw);
+		return err_set(err, ERR_INTERNAL, "%s limits: cannot reach the loop", svc->d->label);
 	}
 	return 0;
 }

@@ -149,9 +149,14 @@ void netsvc_stop(struct netsvc *svc);
 /* SIGHUP: load c's certificate and key into a new context now (an error leaves the running
  * one); the loop takes it for the connections that come next. */
 int netsvc_reload_tls(struct netsvc *svc, const struct config *c, struct err *err) YZ_WUR;
-/* Run fn(arg) once on the loop thread, soon (from any thread). Returns -1 when the loop is
- * not running or cannot be reached; fn is then not called and arg stays the caller's. */
-int netsvc_on_loop(struct netsvc *svc, void (*fn)(void *arg), void *arg) YZ_WUR;
+/* SIGHUP: a protocol's new limits (next, size bytes, copied here) are applied on the loop
+ * thread, soon, by apply(cur, copy), so what only the loop reads changes without a lock.
+ * apply copies what may change and leaves the rest (ports, what jobs read); ports_cur and
+ * ports_next (nports each) are compared only to warn that they need a restart. Returns -1
+ * when the loop is not running or cannot be reached. */
+int netsvc_reload_limits(struct netsvc *svc, void *cur, const void *next, size_t size,
+			 const int *ports_cur, const int *ports_next, size_t nports,
+			 void (*apply)(void *cur, const void *next), struct err *err) YZ_WUR;
 /* Finish queued jobs, run completions that came after the loop ended (with j->s = NULL), free
  * everything. The protocol frees its own events on svc->base before this. */
 void netsvc_release(struct netsvc *svc);

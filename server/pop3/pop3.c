@@ -124,6 +124,33 @@ int pop3_server_reload_tls(struct pop3_server *srv, const struct config *c, stru
 	return srv ? netsvc_reload_tls(&srv->net, c, err) : 0;
 }
 
+/* On the loop; the sign-in policy (read by the login jobs) stays. */
+static void apply_limits(void *cur, const void *next)
+{
+	struct pop3_limits *l = cur;
+	const struct pop3_limits *n = next;
+
+	l->max_line = n->max_line;
+	l->max_sessions = n->max_sessions;
+	l->max_per_ip = n->max_per_ip;
+	l->timeout_s = n->timeout_s;
+	l->max_errors = n->max_errors;
+	l->login_ip_per_minute = n->login_ip_per_minute;
+	log_info("pop3", "max_line=%zu timeout=%lld msg=\"limits reloaded\"", l->max_line,
+		 (long long)l->timeout_s);
+}
+
+int pop3_server_reload(struct pop3_server *srv, const struct config *c, struct err *err)
+{
+	struct pop3_limits n;
+
+	if (srv == NULL)
+		return 0;
+	snapshot(&n, c);
+	return netsvc_reload_limits(&srv->net, &srv->lim, &n, sizeof(n), srv->lim.ports, n.ports,
+				    ARRAY_LEN(n.ports), apply_limits, err);
+}
+
 void pop3_server_stop(struct pop3_server **sp)
 {
 	struct pop3_server *srv = *sp;

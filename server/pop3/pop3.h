@@ -29,5 +29,9 @@ void pop3_server_stop(struct pop3_server **sp);
 /* SIGHUP: the listeners take the certificate and key of c from the next connection on. */
 int pop3_server_reload_tls(struct pop3_server *srv, const struct config *c,
 			    struct err *err) YZ_WUR;
+/* SIGHUP: the [pop3] limits of c (line size, sessions, timeout, errors, sign-in rate) apply
+ * on the loop from now on; the ports and the sign-in policy stay until a restart. */
+int pop3_server_reload(struct pop3_server *srv, const struct config *c,
+		       struct err *err) YZ_WUR;
 
 #endif

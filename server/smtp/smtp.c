@@ -153,18 +153,12 @@ int smtp_server_reload_tls(struct smtp_server *srv, const struct config *c, stru
 	return srv ? netsvc_reload_tls(&srv->net, c, err) : 0;
 }
 
-struct limits_swap {
-	struct smtp_server *srv;
-	struct smtp_limits lim;
-};
-
 /* On the loop, the only thread that reads these fields (the jobs read lim.login and the
  * SASL settings, which stay). */
-static void on_limits(void *arg)
+static void apply_limits(void *cur, const void *next)
 {
-	struct limits_swap *sw = arg;
-	struct smtp_limits *l = &sw->srv->lim;
-	const struct smtp_limits *n = &sw->lim;
+	struct smtp_limits *l = cur;
+	const struct smtp_limits *n = next;
 
 	memcpy(l->banner, n->banner, sizeof(l->banner));
 	l->max_line = n->max_line;
@@ -183,25 +177,17 @@ static void on_limits(void *arg)
 	l->login_ip_per_minute = n->login_ip_per_minute;
 	log_info("smtp", "max_message=%zu max_recipients=%lld msg=\"limits reloaded\"",
 		 l->max_message, (long long)l->max_recipients);
-	free(sw);
 }
 
 int smtp_server_reload(struct smtp_server *srv, const struct config *c, struct err *err)
 {
-	struct limits_swap *sw;
+	struct smtp_limits n;
 
 	if (srv == NULL)
 		return 0;
-	sw = xcalloc(1, sizeof(*sw));
-	sw->srv = srv;
-	snapshot(&sw->lim, c);
-	if (memcmp(sw->lim.ports, srv->lim.ports, sizeof(srv->lim.ports)) != 0)
-		log_warn("smtp", "msg=\"SMTP ports change only with a restart\"");
-	if (netsvc_on_loop(&srv->net, on_limits, sw) < 0) {
-		free(sw);
-		return err_set(err, ERR_INTERNAL, "SMTP: cannot reach the loop");
-	}
-	return 0;
+	snapshot(&n, c);
+	return netsvc_reload_limits(&srv->net, &srv->lim, &n, sizeof(n), srv->lim.ports, n.ports,
+				    ARRAY_LEN(n.ports), apply_limits, err);
 }
 
 void smtp_server_stop(struct smtp_server **sp)

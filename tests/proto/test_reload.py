@@ -94,6 +94,33 @@ class Reload(unittest.TestCase):
             self.assertIn('msg="limits reloaded"', f.read())
         self.srv.assert_alive(self)
 
+    def test_imap_and_pop3_limits_reload(self):
+        """[imap] and [pop3] line limits apply after SIGHUP: a 2,000-byte command line that
+        was fine is then too long."""
+        def reply(port, line):
+            """The first line the server answers a 2,000-byte command with."""
+            with socket.create_connection(("127.0.0.1", self.srv.base + port), timeout=10) as c:
+                f = c.makefile("rb")
+                f.readline()  # greeting
+                c.sendall(line + b"x" * 2000 + b"\r\n")
+                return f.readline()
+
+        def imap_reply():
+            return reply(143, b"a1 NOOP ")
+
+        def pop3_reply():
+            return reply(110, b"NOOP ")
+
+        self.assertNotIn(b"too long", imap_reply().lower())
+        self.assertNotIn(b"too long", pop3_reply().lower())
+        self.conf_append("\n[imap]\nmax_line = 1024\n\n[pop3]\nmax_line = 1000\n")
+        self.hup()
+        self.assertTrue(wait_for(lambda: b"too long" in imap_reply().lower()),
+                        "IMAP max_line not reloaded")
+        self.assertTrue(wait_for(lambda: b"too long" in pop3_reply().lower()),
+                        "POP3 max_line not reloaded")
+        self.srv.assert_alive(self)
+
     def test_requests_during_reloads_all_succeed(self):
         results, stop = [], threading.Event()
 
