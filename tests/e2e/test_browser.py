@@ -53,4 +53,4 @@ class BrowserSignIn(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    yz.main()  # the server logs are printed when something failed

@@ -145,7 +145,9 @@ class Webmail(unittest.TestCase):
             self.assertEqual(items[0]["id"], jp["id"], "the pinned mail is not first")
             got = [m for m in items if m["subject"].startswith("附件测试")]
             self.assertEqual(len(got), 1, [m["subject"] for m in items])
-            full = s.get("/api/v1/messages/%d" % got[0]["id"]).json()
+            r = s.get("/api/v1/messages/%d" % got[0]["id"])
+            self.assertEqual(r.status, 200, r.body[:500])
+            full = r.json()
             names = sorted(a["name"] for a in full["attachments"])
             self.assertEqual(names, sorted(["photo.jpg", "会议纪要.txt"]))
             self.assertIn("你好，这是带附件的测试邮件。", full["text"])
@@ -160,4 +162,4 @@ class Webmail(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    yz.main()  # the server logs are printed when something failed
