@@ -486,39 +486,57 @@ static int tls_setup(struct netsvc *svc, const struct config *c, struct err *err
 	return tls_context(svc, c, &svc->ssl, err);
 }
 
-struct tls_swap {
+/* SIGHUP hands what changed to the loop thread, which alone reads it: fn(svc, arg) runs
+ * there, soon. On -1 fn is not called and arg stays the caller's. */
+struct loop_call {
 	struct netsvc *svc;
-	SSL_CTX *ctx;
+	void (*fn)(struct netsvc *svc, void *arg);
+	void *arg;
 };
+
+static void on_loop_call(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_call *lc = arg;
+	(void)fd, (void)what;
+	lc->fn(lc->svc, lc->arg);
+	free(lc);
+}
+
+static int on_loop(struct netsvc *svc, void (*fn)(struct netsvc *, void *), void *arg,
+		   const char *what, struct err *err)
+{
+	struct timeval now = {0, 0};
+	struct loop_call *lc = xmalloc(sizeof(*lc));
+
+	*lc = (struct loop_call){.svc = svc, .fn = fn, .arg = arg};
+	if (event_base_once(svc->base, -1, EV_TIMEOUT, on_loop_call, lc, &now) < 0) {
+		free(lc);
+		return err_set(err, ERR_INTERNAL, "%s %s: cannot reach the loop", svc->d->label,
+			       what);
+	}
+	return 0;
+}
 
 /* On the loop, where every SSL_new() of a session happens: sessions already running keep a
  * reference to the old context, so it can go now. */
-static void on_tls_swap(evutil_socket_t fd, short what, void *arg)
+static void swap_tls(struct netsvc *svc, void *ctx)
 {
-	struct tls_swap *sw = arg;
-	SSL_CTX *old = sw->svc->ssl;
-	(void)fd, (void)what;
-	sw->svc->ssl = sw->ctx;
+	SSL_CTX *old = svc->ssl;
+	svc->ssl = ctx;
 	SSL_CTX_free(old);
-	free(sw);
 }
 
 int netsvc_reload_tls(struct netsvc *svc, const struct config *c, struct err *err)
 {
-	struct timeval now = {0, 0};
-	struct tls_swap *sw;
 	SSL_CTX *ctx;
 
 	if (svc->d == NULL || svc->base == NULL)
 		return 0; /* not running */
 	if (tls_context(svc, c, &ctx, err) < 0)
 		return -1;
-	sw = xmalloc(sizeof(*sw));
-	*sw = (struct tls_swap){.svc = svc, .ctx = ctx};
-	if (event_base_once(svc->base, -1, EV_TIMEOUT, on_tls_swap, sw, &now) < 0) {
+	if (on_loop(svc, swap_tls, ctx, "TLS", err) < 0) {
 		SSL_CTX_free(ctx);
-		free(sw);
-		return err_set(err, ERR_INTERNAL, "%s TLS: cannot reach the loop", svc->d->label);
+		return -1;
 	}
 	return 0;
 }
@@ -529,10 +547,10 @@ struct limits_swap {
 	max_align_t next[]; /* the new limits */
 };
 
-static void on_limits(evutil_socket_t fd, short what, void *arg)
+static void swap_limits(struct netsvc *svc, void *arg)
 {
 	struct limits_swap *sw = arg;
-	(void)fd, (void)what;
+	(void)svc;
 	sw->apply(sw->cur, sw->next);
 	free(sw);
 }
@@ -541,7 +559,6 @@ int netsvc_reload_limits(struct netsvc *svc, void *cur, const void *next, size_t
 			 const int *ports_cur, const int *ports_next, size_t nports,
 			 void (*apply)(void *cur, const void *next), struct err *err)
 {
-	struct timeval now = {0, 0};
 	struct limits_swap *sw;
 
 	if (svc->d == NULL || svc->base == NULL || !svc->thread_started)
@@ -552,9 +569,9 @@ int netsvc_reload_limits(struct netsvc *svc, void *cur, const void *next, size_t
 	sw->cur = cur;
 	sw->apply = apply;
 	memcpy(sw->next, next, size);
-	if (event_base_once(svc->base, -1, EV_TIMEOUT, on_limits, sw, &now) < 0) {
+	if (on_loop(svc, swap_limits, sw, "limits", err) < 0) {
 		free(sw);
-		return err_set(err, ERR_INTERNAL, "%s limits: cannot reach the loop", svc->d->label);
+		return -1;
 	}
 	return 0;
 }

@@ -70,7 +70,7 @@ static void stamp(struct smtp_session *s)
 			 "Received: from %s (%s [%s%s])\r\n"
 			 "\tby %s (Yizhan) with %s%s%s%s\r\n"
 			 "\t%s%s%s%s; %s\r\n",
-			 s->helo, s->rdns[0] ? s->rdns : "unknown", strchr(s->ip, ':') ? "IPv6:" : "",
+			 s->helo, s->rdns, strchr(s->ip, ':') ? "IPv6:" : "",
 			 s->ip, l->hostname, smtp_proto_name(s), s->tls ? "\r\n\t(" : "",
 			 s->tls ? (s->tls_info ? s->tls_info : "TLS") : "", s->tls ? ")" : "",
 			 t->nrcpts == 1 ? "for <" : "", t->nrcpts == 1 ? t->rcpts[0].address : "",
