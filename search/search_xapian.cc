@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -225,6 +226,35 @@ bool has_cjk(const std::string &s)
 	return false;
 }
 
+// Where the clause after from starts in t, or t.size(). A punctuation mark (neither a word
+// character nor a space) that touches a CJK character ends a clause; the indexer puts one
+// position between clauses, since TermGenerator gives punctuation none and 季度，报告 would
+// otherwise hold the phrase 季度报告. Spaces and line breaks do not end a clause (plain-text
+// mail wraps lines inside words), and punctuation between Latin words keeps Xapian's own
+// handling (e-mail, AT&T, C++).
+size_t clause_end(const std::string &t, size_t from)
+{
+	bool last_cjk = false; // the last word character seen was CJK
+	bool punct = false;    // punctuation since the last word character
+	bool gap = false;      // ... and it came right after a CJK character
+	for (Xapian::Utf8Iterator it(t.data() + from, t.size() - from);
+	     it != Xapian::Utf8Iterator(); ++it) {
+		unsigned ch = *it;
+		if (ch < 0x80 ? (isalnum((int)ch) || ch == '_') : Xapian::Unicode::is_wordchar(ch)) {
+			bool cjk = ch >= 0x0E00 && is_cjk(ch);
+			if (punct && (gap || cjk))
+				return (size_t)(it.raw() - t.data());
+			punct = false;
+			last_cjk = cjk;
+		} else if (ch < 0x80 ? !isspace((int)ch) : !Xapian::Unicode::is_whitespace(ch)) {
+			if (!punct)
+				gap = last_cjk;
+			punct = true;
+		}
+	}
+	return t.size();
+}
+
 // ---- the query: make CJK exact ----
 //
 // What Xapian 1.4.22 does on its own (measured, not assumed): the TermGenerator in n-gram mode
@@ -243,8 +273,9 @@ bool has_cjk(const std::string &s)
 // pick the candidates and the phrase check runs only on those; (3) a phrase every match
 // must hold is checked after the match instead, on the candidates shown (run_checked()).
 //
-// One gap remains: positions skip punctuation, so 季度报告 also matches a mail holding
-// 季度，报告 if it has the bigram 度报 somewhere else too (both are needed).
+// Positions skip punctuation, so 季度报告 would also match a mail holding 季度，报告 and the
+// bigram 度报 somewhere else; index_clauses() closes that gap with a position between
+// clauses.
 
 bool is_query_field(const std::string &name)
 {
@@ -412,7 +443,8 @@ size_t phrase_window(const Xapian::Query &q)
 // plan->phrases: Xapian would otherwise read the position lists of every candidate, which
 // for a phrase of common characters is most of the mail (a sort by date sees all of them),
 // while run_checked() reads them only for the candidates it shows.
-Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, text_plan *plan)
+Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, text_plan *plan,
+			 unsigned slack)
 {
 	size_t n = q.get_num_subqueries();
 	std::vector<Xapian::Query> legs;
@@ -420,7 +452,7 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 	std::vector<Xapian::termpos> qpos;
 	std::vector<bool> covered(n, false);
 	std::string pprefix, pch;
-	bool have_prev = false, all_terms = true;
+	bool have_prev = false, all_terms = true, any_cjk = false;
 
 	for (size_t i = 0; i < n; i++) {
 		Xapian::Query sub = q.get_subquery(i);
@@ -441,16 +473,28 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 		}
 		terms.push_back(term);
 		qpos.push_back(pos);
+		any_cjk = any_cjk || uni;
 		have_prev = uni;
 		pprefix = prefix;
 		pch = ch;
 	}
 	bool defer = required && plan != nullptr && all_terms && n >= 2 && phrase_window(q) == n;
-	if (legs.empty() && !defer)
+	if (!any_cjk)
+		slack = 0;
+	if (legs.empty() && !defer && slack == 0)
 		return q;
 	changed = true;
 	if (n == 2 && legs.size() == 1) // both characters were one run: the bigram is exact
 		return legs[0];
+	if (slack > 0) { // the text has a position between clauses where the query had punctuation
+		std::vector<Xapian::Query> subs;
+		for (size_t i = 0; i < n; i++)
+			subs.push_back(q.get_subquery(i));
+		legs.emplace_back(Xapian::Query::OP_PHRASE, subs.begin(), subs.end(),
+				  std::max(phrase_window(q), n) + slack);
+		return legs.size() == 1 ? legs[0]
+					: Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
+	}
 	if (!defer) {
 		legs.push_back(q);
 		return Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
@@ -468,11 +512,11 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 // parser never puts a phrase under those. required: every match must match q (true along
 // AND and FILTER, and the first leg of AND_NOT and AND_MAYBE).
 Xapian::Query cjk_exact(const Xapian::Query &q, bool &changed, unsigned depth, bool required,
-			text_plan *plan)
+			text_plan *plan, unsigned slack)
 {
 	Xapian::Query::op op = q.get_type();
 	if (op == Xapian::Query::OP_PHRASE)
-		return cjk_phrase(q, changed, required, plan);
+		return cjk_phrase(q, changed, required, plan, slack);
 	bool all_required = false, first_required = false;
 	switch (op) {
 	case Xapian::Query::OP_AND:
@@ -499,7 +543,7 @@ Xapian::Query cjk_exact(const Xapian::Query &q, bool &changed, unsigned depth, b
 	subs.reserve(n);
 	for (size_t i = 0; i < n; i++)
 		subs.push_back(cjk_exact(q.get_subquery(i), any, depth + 1,
-					 all_required || (i == 0 && first_required), plan));
+					 all_required || (i == 0 && first_required), plan, slack));
 	if (!any)
 		return q;
 	changed = true;
@@ -529,9 +573,20 @@ void text_query(search_db *s, const char *text, bool defer, text_plan *plan)
 		plan->match = plan->hl = Xapian::Query::MatchNothing;
 		return;
 	}
+	// Punctuation touching CJK in the query: its phrases may span that many more positions,
+	// as index_clauses() left one between the clauses of the text.
+	// The query's own syntax (quotes, brackets, field colons, signs, wildcards) does not count.
+	std::string bare = t;
+	for (char &c : bare)
+		if (strchr("\"():+-*", c) != nullptr)
+			c = ' ';
+	unsigned slack = 0;
+	for (size_t at = clause_end(bare, 0); at < bare.size() && slack < 16;
+	     at = clause_end(bare, at))
+		slack++;
 	plan->hl = q;
 	bool changed = false;
-	plan->match = cjk_exact(q, changed, 0, true, defer ? plan : nullptr);
+	plan->match = cjk_exact(q, changed, 0, true, defer && slack == 0 ? plan : nullptr, slack);
 }
 
 std::string folder_term(int64_t folder_id)
@@ -760,17 +815,24 @@ bool body_terms(const Xapian::Query &q)
 
 // ---- indexing ----
 
+void index_clauses(Xapian::TermGenerator &tg, const std::string &t, const std::string &prefix)
+{
+	for (size_t at = 0; at < t.size();) {
+		size_t end = clause_end(t, at);
+		tg.index_text(Xapian::Utf8Iterator(t.data() + at, end - at), 1, prefix);
+		tg.increase_termpos(end < t.size() ? 1 : FIELD_GAP);
+		at = end;
+	}
+}
+
 void index_field(Xapian::TermGenerator &tg, const std::string &text, const char *prefix)
 {
 	if (text.empty())
 		return;
 	std::string t = normalise(text.data(), utf8_cut(text.data(), text.size(), MAX_FIELD_BYTES));
-	if (prefix != nullptr) {
-		tg.index_text(t, 1, prefix);
-		tg.increase_termpos(FIELD_GAP);
-	}
-	tg.index_text(t);
-	tg.increase_termpos(FIELD_GAP);
+	if (prefix != nullptr)
+		index_clauses(tg, t, prefix);
+	index_clauses(tg, t, std::string());
 }
 
 // Subject, a newline, and the start of the body. \x01 and \x02 become spaces so that only

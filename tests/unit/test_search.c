@@ -51,7 +51,7 @@ static const struct search_doc docs[] = {
 	{.id = 8, .folder_id = 2, .date = T0 + 0 * DAY, .subject = "比较",
 	 .body = "iPhone很好，但是这个手机不行。"},
 	{.id = 9, .folder_id = 4, .date = T0 + 8 * DAY, .subject = "通知",
-	 .body = "本季度，报告如下：收入增长。"},
+	 .body = "本季度，报告如下：收入 增长。年度报表另发。"},
 	{.id = 12, .folder_id = 4, .date = T0 + 10 * DAY, .subject = "decoy",
 	 .body = "季度报表已经发出，报告稍后。this is what I like"},
 	{.id = 10, .folder_id = 4, .date = T0 + 9 * DAY, .subject = "review",
@@ -162,7 +162,7 @@ static const struct {
 	int64_t want[MAXW];
 } text_cases[] = {
 	/* CJK: one character, a word, a contiguous phrase (not 2 with 季度 and 报告 apart, not 9
-	 * with them split by a comma) */
+	 * with them split by a comma, although 9 has all three bigrams: 年度报表 holds 度报) */
 	{"季", {1, 2, 9, 12}},
 	{"报告", {1, 2, 9, 12}},
 	{"季度", {1, 2, 9, 12}},
@@ -172,10 +172,18 @@ static const struct {
 	{"\"季度报告\"", {1}},
 	{"季度报告 quarterly", {1}},
 	{"销售报告", {2}},
-	{"度报", {1, 12}},
+	{"度报", {1, 9, 12}},
+	/* punctuation touching CJK in a query lets a phrase span one more position; it does not
+	 * demand one */
+	{"季度，报告", {1, 9}},
+	{"度，报", {1, 9, 12}},
+	{"本季度，报告如下", {9}},
 	{"报告如下", {9}},
-	/* a user's quoted phrase with a space matches across it, like English phrases */
-	{"\"本季度 报告\"", {9}},
+	/* a user's quoted phrase with a space matches a space or a line break in the text, like
+	 * English phrases, but not CJK punctuation */
+	{"\"收入 增长\"", {9}},
+	{"收入增长", {0}},
+	{"\"本季度 报告\"", {0}},
 	/* mixed Chinese and ASCII: contiguous, not iPhone and 手机 apart (8) */
 	{"iPhone手机", {4, 7}},
 	{"iphone", {4, 7, 8}},
@@ -233,7 +241,7 @@ static const struct {
 	{"nothingmatchesthis", {0}},
 	{"-budget", {1, 2, 3, 4, 5, 6, 7, 8, 9, 12}},
 	{"-季度报告 -budget", {2, 3, 4, 5, 6, 7, 8, 9, 12}},
-	{"-\"季度 报告\"", {2, 3, 4, 5, 6, 7, 8, 10, 11, 12}}, /* 9: 季度，报告 */
+	{"-\"季度 报告\"", {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}, /* 9: 季度，报告 */
 	{"NOT 手机 NOT budget", {1, 2, 3, 5, 6, 9, 12}},
 	{"哈哈哈", {0}},
 	{"。", {0}},
