@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -234,19 +233,40 @@ bool has_cjk(const std::string &s)
 // handling (e-mail, AT&T, C++).
 size_t clause_end(const std::string &t, size_t from)
 {
+	const unsigned char *p = (const unsigned char *)t.data(), *end = p + t.size();
+	const unsigned char *q = p + from;
+	const unsigned char *r = q;
+	while (r < end && *r < 0xE0) // CJK is U+0E00 up: a lead byte of three bytes or more
+		r++;
+	if (r == end)
+		return t.size();
 	bool last_cjk = false; // the last word character seen was CJK
 	bool punct = false;    // punctuation since the last word character
 	bool gap = false;      // ... and it came right after a CJK character
-	for (Xapian::Utf8Iterator it(t.data() + from, t.size() - from);
-	     it != Xapian::Utf8Iterator(); ++it) {
-		unsigned ch = *it;
-		if (ch < 0x80 ? (isalnum((int)ch) || ch == '_') : Xapian::Unicode::is_wordchar(ch)) {
+	while (q < end) {
+		const unsigned char *at = q;
+		unsigned ch = *q;
+		bool word, space;
+		if (ch < 0x80) {
+			word = (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') ||
+			       ch == '_';
+			space = ch == ' ' || (ch >= '\t' && ch <= '\r');
+			q++;
+		} else {
+			Xapian::Utf8Iterator it((const char *)q, (size_t)(end - q));
+			ch = *it;
+			++it;
+			q = it == Xapian::Utf8Iterator() ? end : (const unsigned char *)it.raw();
+			word = Xapian::Unicode::is_wordchar(ch);
+			space = !word && Xapian::Unicode::is_whitespace(ch);
+		}
+		if (word) {
 			bool cjk = ch >= 0x0E00 && is_cjk(ch);
 			if (punct && (gap || cjk))
-				return (size_t)(it.raw() - t.data());
+				return (size_t)(at - p);
 			punct = false;
 			last_cjk = cjk;
-		} else if (ch < 0x80 ? !isspace((int)ch) : !Xapian::Unicode::is_whitespace(ch)) {
+		} else if (!space) {
 			if (!punct)
 				gap = last_cjk;
 			punct = true;
