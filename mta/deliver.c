@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -26,6 +27,13 @@
 #include "store/store.h"
 
 #define BATCH 32
+/* A worker that ran out of work and is woken by new mail waits this long before it looks,
+ * so that at a light load a batch holds what came in meanwhile instead of one message: a
+ * batch costs one mail.db commit, one queue and one audit transaction whatever its size.
+ * Mail reaches the mailbox up to this much later; under full load the batches are full and
+ * no worker waits. Measured at one session (bench/smtp/smtplat.c, 30 KB): with the indexer
+ * niced, 330-365 -> 365-480 messages/s. */
+#define GATHER_MS 50
 #define LEASE_S 600
 #define WORKERS_MAX 64
 
@@ -750,8 +758,8 @@ static void *worker(void *p)
 			send_dsns(d);
 			last_dsn = time_mono_ns();
 		}
-		if (n < BATCH && !d->stop)
-			mta_queue_wait(d->app->queue, seen, 1000);
+		if (n < BATCH && !d->stop && mta_queue_wait(d->app->queue, seen, 1000) && !d->stop)
+			usleep(GATHER_MS * 1000);
 	}
 	return NULL;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -554,10 +555,19 @@ static int scan_one(void *ctx, int64_t account)
 	return 0;
 }
 
+/* The indexer, and the shard writers it starts (threads inherit it), yield the CPU to mail
+ * that is arriving and being delivered: at a busy moment indexing falls behind for a while
+ * (its queue is durable in mail.db) instead of slowing every 250 and every delivery. On two
+ * cores, nice 0 against 5 is about 3:1 while both want the CPU, and nothing when one sleeps. */
+#define INDEXER_NICE 5
+
 static void *indexer_main(void *p)
 {
 	struct search_indexer *ix = p;
 
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), INDEXER_NICE) < 0)
+		log_warn("index", "msg=\"cannot lower the indexer's priority\" error=\"%s\"",
+			 strerror(errno));
 	pthread_mutex_lock(&ix->lock);
 	while (!ix->stop) {
 		if (ix->npending == 0 && !ix->scan_all) {
