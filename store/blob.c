@@ -16,15 +16,85 @@
 
 #include "lib/util.h"
 
+/* Two layouts. A store made now keeps blob D at blobs/D[0:2]/D: one level of 256
+ * directories, all made with the store, and blobs/.layout says "flat 1". Creating a
+ * directory is an inode allocation and a flush of its parent, as costly as the blob itself
+ * (on this machine's ext4 without a journal, find_inode_bit() was 9 % of the daemon's CPU
+ * at one SMTP session), and under two levels of 256 nearly every message of a young store
+ * made one. ext4's and XFS's hashed directories keep lookups fast at millions of names, so
+ * one level holds any store this server is built for (4M names a directory at 10^9 blobs).
+ * A store without the file is an older one and keeps blobs/D[0:2]/D[2:4]/D, directories
+ * made as needed. */
+#define LAYOUT_FILE ".layout"
+#define LAYOUT_FLAT "flat 1\n"
+
 struct blob_store {
 	char root[4096]; /* DATA/blobs */
 	int root_fd;     /* for syncfs() */
+	bool flat;       /* blobs/ab/<digest>, not blobs/ab/cd/<digest> */
 	pthread_mutex_t lock;
 	pthread_mutex_t dir_lock; /* a new directory is durable before anyone stores in it */
 	/* blobs written without BLOB_SYNC since the last blob_sync() */
 	char (*pending)[BLOB_HEX];
 	size_t npending, cap;
 };
+
+static int write_all(int fd, const void *data, size_t len);
+
+static bool dir_is_empty(int fd)
+{
+	DIR *d = fdopendir(dup(fd));
+	struct dirent *e;
+	bool empty = true;
+	if (d == NULL)
+		return false;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+static bool layout_is_flat(int root_fd)
+{
+	char got[sizeof(LAYOUT_FLAT)] = {0};
+	int fd = openat(root_fd, LAYOUT_FILE, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	if (fd < 0)
+		return false;
+	n = read(fd, got, sizeof(got) - 1);
+	close(fd);
+	return n == (ssize_t)strlen(LAYOUT_FLAT) && memcmp(got, LAYOUT_FLAT, (size_t)n) == 0;
+}
+
+/* An empty store becomes a flat one: the 256 directories, then the layout file, each made
+ * durable before the next step. A crash in between leaves no layout file and no blob, and
+ * the next open starts again. */
+static int make_flat(struct blob_store *bs, struct err *err)
+{
+	char name[3];
+	int fd;
+
+	for (unsigned i = 0; i < 256; i++) {
+		snprintf(name, sizeof(name), "%02x", i);
+		if (mkdirat(bs->root_fd, name, 0750) < 0 && errno != EEXIST)
+			return err_set(err, ERR_IO, "%s/%s: %s", bs->root, name, strerror(errno));
+	}
+	if (fsync(bs->root_fd) < 0)
+		return err_set(err, ERR_IO, "fsync %s: %s", bs->root, strerror(errno));
+	fd = openat(bs->root_fd, LAYOUT_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0 || write_all(fd, LAYOUT_FLAT, strlen(LAYOUT_FLAT)) < 0 || fdatasync(fd) < 0 ||
+	    close(fd) < 0) {
+		err_set(err, ERR_IO, "%s/%s: %s", bs->root, LAYOUT_FILE, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (renameat(bs->root_fd, LAYOUT_FILE ".tmp", bs->root_fd, LAYOUT_FILE) < 0 ||
+	    fsync(bs->root_fd) < 0)
+		return err_set(err, ERR_IO, "%s/%s: %s", bs->root, LAYOUT_FILE, strerror(errno));
+	bs->flat = true;
+	return 0;
+}
 
 int blob_store_open(const char *data_dir, struct blob_store **bs_r, struct err *err)
 {
@@ -43,6 +113,12 @@ int blob_store_open(const char *data_dir, struct blob_store **bs_r, struct err *
 	bs->root_fd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bs->root_fd < 0) {
 		err_set(err, ERR_IO, "%s: %s", bs->root, strerror(errno));
+		free(bs);
+		return -1;
+	}
+	bs->flat = layout_is_flat(bs->root_fd);
+	if (!bs->flat && dir_is_empty(bs->root_fd) && make_flat(bs, err) < 0) {
+		close(bs->root_fd);
 		free(bs);
 		return -1;
 	}
@@ -81,7 +157,10 @@ bool blob_digest_valid(const char *d)
 
 void blob_path(const struct blob_store *bs, const char *d, char *out, size_t outsz)
 {
-	snprintf(out, outsz, "%s/%.2s/%.2s/%s", bs->root, d, d + 2, d);
+	if (bs->flat)
+		snprintf(out, outsz, "%s/%.2s/%s", bs->root, d, d);
+	else
+		snprintf(out, outsz, "%s/%.2s/%.2s/%s", bs->root, d, d + 2, d);
 }
 
 static int fsync_path(const char *path, int flags, struct err *err);
@@ -159,16 +238,23 @@ int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags
 		return 0; /* stored once: identical mails and files share the blob */
 	}
 	snprintf(dir, sizeof(dir), "%s/%.2s", bs->root, d);
-	if (ensure_dir(bs, dir, err) < 0)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", bs->root, d, d + 2);
-	if (ensure_dir(bs, dir, err) < 0)
-		return -1;
+	if (!bs->flat) {
+		if (ensure_dir(bs, dir, err) < 0)
+			return -1;
+		snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", bs->root, d, d + 2);
+		if (ensure_dir(bs, dir, err) < 0)
+			return -1;
+	}
 	{
 		static _Atomic unsigned long seq;
 		snprintf(tmp, sizeof(tmp), "%s/.tmp.%d.%lu", dir, (int)getpid(), ++seq);
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == ENOENT && bs->flat) { /* its directory was removed: make it again */
+		if (ensure_dir(bs, dir, err) < 0)
+			return -1;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	}
 	if (fd < 0)
 		return err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
 	if (write_all(fd, data, len) < 0 || ((flags & BLOB_SYNC) && fdatasync(fd) < 0)) {
@@ -356,7 +442,7 @@ static int walk_file(void *p, const char *name)
 	char path[4200];
 	struct stat sb;
 
-	if (strncmp(name, w->l1, 2) != 0 || strncmp(name + 2, w->l2, 2) != 0)
+	if (strncmp(name, w->l1, 2) != 0 || (!w->bs->flat && strncmp(name + 2, w->l2, 2) != 0))
 		return 0; /* not where its name says: not ours */
 	blob_path(w->bs, name, path, sizeof(path));
 	if (stat(path, &sb) < 0)
@@ -379,6 +465,8 @@ static int walk_l1(void *p, const char *name)
 	char dir[4200];
 	memcpy(w->l1, name, 3);
 	snprintf(dir, sizeof(dir), "%s/%s", w->bs->root, w->l1);
+	if (w->bs->flat)
+		return each_entry(dir, is_digest_name, walk_file, w, w->err);
 	return each_entry(dir, hex2, walk_l2, w, w->err);
 }
 

@@ -459,7 +459,7 @@ class Compose(unittest.TestCase):
             return yz.sql_read(qdb, "SELECT length(data) FROM spool WHERE blob = ?", (digest,))
 
         def blob_file(d):
-            return os.path.join(SRV.data, "blobs", d[:2], d[2:4], d)
+            return yz.blob_file(SRV.data, d)
 
         small = send(ALICE, {"to": [BOB[0]], "subject": "暂存的小邮件", "text": "小" * 2000,
                              "delay_seconds": 30})

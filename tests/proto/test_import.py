@@ -229,7 +229,7 @@ def api_list(tc, s, folder):
 
 def blob_path(data, raw):
     h = hashlib.sha256(raw).hexdigest()
-    return os.path.join(data, "blobs", h[:2], h[2:4], h)
+    return yz.blob_file(data, h)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def delivered(srv):
     rows = yz.sql_read(path, "SELECT message_id, blob FROM messages WHERE expunged_at = 0")
     out = {}
     for mid, digest in rows:
-        with open(os.path.join(srv.data, "blobs", digest[:2], digest[2:4], digest), "rb") as f:
+        with open(yz.blob_file(srv.data, digest), "rb") as f:
             raw = f.read()
         out.setdefault(mid, []).append(raw.split(b"\r\n\r\n", 1)[1])
     return out

@@ -1185,13 +1185,22 @@ def sql_read(path, sql, params=()):
         db.close()
 
 
+def blob_file(data_dir, digest):
+    """Where the store keeps a blob: blobs/ab/<digest> in a store with blobs/.layout (every
+    store made now), blobs/ab/cd/<digest> in an older one."""
+    root = os.path.join(data_dir, "blobs")
+    if os.path.exists(os.path.join(root, ".layout")):
+        return os.path.join(root, digest[:2], digest)
+    return os.path.join(root, digest[:2], digest[2:4], digest)
+
+
 def queued_body(data_dir, digest):
     """A queued message's bytes: from queue.db's spool (up to 1 MiB), else its blob file."""
     rows = sql_read(os.path.join(data_dir, "queue.db"), "SELECT data FROM spool WHERE blob = ?",
                     (digest,))
     if rows:
         return bytes(rows[0][0])
-    with open(os.path.join(data_dir, "blobs", digest[:2], digest[2:4], digest), "rb") as f:
+    with open(blob_file(data_dir, digest), "rb") as f:
         return f.read()
 
 

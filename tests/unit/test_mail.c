@@ -596,6 +596,87 @@ static void test_blob_verify_damage(void **state)
 	assert_int_equal(blob_verify(mail_store_blobs(f->ms), "00", &err), -1);
 }
 
+static int count_walk(void *ctx, const char *digest, int64_t size, int64_t mtime)
+{
+	(void)digest, (void)size, (void)mtime;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* A new store keeps blobs one level down (blobs/ab/<digest>, all 256 directories made with
+ * it, blobs/.layout saying so); a store made before that keeps blobs/ab/cd/<digest> and goes
+ * on writing there. */
+static void test_blob_layouts(void **state)
+{
+	(void)state;
+	static const char hello[] = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+	char dir[] = "/tmp/yz-blobs-XXXXXX", path[4200], d[BLOB_HEX];
+	struct blob_store *bs;
+	struct err err;
+	struct stat sb;
+	char *data;
+	size_t len;
+	int n = 0;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(blob_store_open(dir, &bs, &err), 0);
+	snprintf(path, sizeof(path), "%s/blobs/ff", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(blob_put(bs, "hello", 5, BLOB_SYNC, d, &err), 0);
+	blob_path(bs, d, path, sizeof(path));
+	assert_string_equal(path + strlen(dir), "/blobs/2c/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	assert_int_equal(stat(path, &sb), 0);
+	/* a removed directory is made again */
+	assert_int_equal(blob_put(bs, "x", 1, 0, d, &err), 0); /* 2d711642... */
+	blob_path(bs, d, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	*strrchr(path, '/') = '\0';
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(blob_put(bs, "x", 1, BLOB_SYNC, d, &err), 0);
+	assert_int_equal(blob_walk(bs, count_walk, &n, &err), 0);
+	assert_int_equal(n, 2);
+	blob_store_close(&bs);
+	/* reopened: still flat (the layout file), the blobs still there */
+	assert_int_equal(blob_store_open(dir, &bs, &err), 0);
+	assert_int_equal(blob_get(bs, hello, 100, &data, &len, &err), 0);
+	assert_int_equal(len, 5);
+	free(data);
+	blob_store_close(&bs);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+
+	/* an older store: blobs/ab/cd/<digest> and no layout file */
+	assert_non_null(mkdtemp(strcpy(dir, "/tmp/yz-blobs-XXXXXX")));
+	snprintf(path, sizeof(path), "%s/blobs", dir);
+	assert_int_equal(mkdir(path, 0750), 0);
+	strcat(path, "/2c");
+	assert_int_equal(mkdir(path, 0750), 0);
+	strcat(path, "/f2");
+	assert_int_equal(mkdir(path, 0750), 0);
+	strcat(path, "/");
+	strcat(path, hello);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("hello", fp);
+	fclose(fp);
+	assert_int_equal(blob_store_open(dir, &bs, &err), 0);
+	assert_int_equal(blob_get(bs, hello, 100, &data, &len, &err), 0);
+	assert_memory_equal(data, "hello", 5);
+	free(data);
+	assert_int_equal(blob_verify(bs, hello, &err), 0);
+	assert_int_equal(blob_put(bs, "x", 1, BLOB_SYNC, d, &err), 0);
+	blob_path(bs, d, path, sizeof(path));
+	assert_string_equal(path + strlen(dir), "/blobs/2d/71/2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881");
+	assert_int_equal(stat(path, &sb), 0);
+	n = 0;
+	assert_int_equal(blob_walk(bs, count_walk, &n, &err), 0);
+	assert_int_equal(n, 2);
+	snprintf(path, sizeof(path), "%s/blobs/.layout", dir);
+	assert_int_equal(stat(path, &sb), -1);
+	blob_store_close(&bs);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_threads(void **state)
 {
 	struct fx *f = *state;
@@ -802,6 +883,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_move_copy_delete_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_and_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_verify_damage, setup, teardown),
+		cmocka_unit_test(test_blob_layouts),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listing_error_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, teardown),
