@@ -106,6 +106,7 @@ static const struct key keys[] = {
 	INT("queue", "workers", queue_workers, 1, 256),
 	INT("queue", "lifetime_hours", queue_lifetime_hours, 1, 24 * 60),
 	INT("queue", "delay_warning_hours", queue_delay_warn_hours, 1, 24 * 30),
+	INT("queue", "inflow_delay_ms", queue_inflow_delay_ms, 0, 1000),
 	STR("queue", "relay_host", relay_host),
 	INT("queue", "relay_port", relay_port, 1, 65535),
 	STR("queue", "relay_user", relay_user),
@@ -192,6 +193,7 @@ void config_defaults(struct config *c, const char *data_dir, int64_t port_base)
 	c->queue_workers = 4;
 	c->queue_lifetime_hours = 120;
 	c->queue_delay_warn_hours = 4;
+	c->queue_inflow_delay_ms = 100;
 	c->relay_port = 25;
 	c->remote_port = 25;
 	c->remote_timeout = 60;

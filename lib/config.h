@@ -118,6 +118,7 @@ struct config {
 	int64_t queue_workers;        /* delivery threads */
 	int64_t queue_lifetime_hours; /* then a bounce */
 	int64_t queue_delay_warn_hours;
+	int64_t queue_inflow_delay_ms; /* in-flow control: at most this per accepted batch */
 	char relay_host[256];         /* smarthost for all remote mail ("" = MX lookup) */
 	int64_t relay_port;
 	char relay_user[320];

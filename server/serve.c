@@ -76,6 +76,7 @@ static int open_mta(struct app *app, struct err *err)
 	mta_queue_opts_default(&qo);
 	qo.lifetime_s = app->cfg.queue_lifetime_hours * 3600;
 	qo.delay_warn_s = app->cfg.queue_delay_warn_hours * 3600;
+	qo.inflow_delay_ms = app->cfg.queue_inflow_delay_ms;
 	if (mta_queue_open(app->cfg.data_dir, &qo, mail_store_blobs(app->mail), &app->queue, err) < 0 ||
 	    dns_resolver_new(app->cfg.dns_servers, (int)app->cfg.dns_timeout, &app->dns, err) < 0 ||
 	    mailauth_new(&mo, app->dns, &app->mailauth, err) < 0)

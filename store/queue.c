@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "blob.h"
 #include "db.h"
@@ -66,7 +67,14 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER spool_gone AFTER DELETE ON messages"
 	" WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob = OLD.blob)"
 	" BEGIN DELETE FROM spool WHERE blob = OLD.blob; END;",
+	/* 5: when, to the millisecond, for the delivery lag that in-flow control watches */
+	"ALTER TABLE messages ADD COLUMN queued_ms INTEGER NOT NULL DEFAULT 0;",
 };
+
+/* In-flow control (mta_queue_opts.inflow_delay_ms): the lag it keeps delivery under, and
+ * how long a worker's report counts (a worker with nothing to do reports nothing). */
+#define INFLOW_LAG_MS 200
+#define INFLOW_FRESH_MS 1000
 
 /* Larger messages are written to the blob store before they are queued: a big body would
  * make the WAL, and every checkpoint, that much larger. */
@@ -98,12 +106,15 @@ struct mta_queue {
 	struct pending *head, **tail;
 	bool stop;
 	unsigned kicks;
+	/* the workers' last lag report (under lock) */
+	int64_t lag_ms, lag_at_ms;
 };
 
 void mta_queue_opts_default(struct mta_queue_opts *o)
 {
 	o->lifetime_s = 5 * 86400;
 	o->delay_warn_s = 4 * 3600;
+	o->inflow_delay_ms = 0;
 }
 
 /* ---- committing ---- */
@@ -116,8 +127,9 @@ static int insert_one(struct mta_queue *q, struct pending *p, int64_t now, struc
 
 	if (db_prepare(q->db,
 		       "INSERT INTO messages (qid, blob, size, sender, envid, ret_full, smtputf8,"
-		       " eightbit, source, client_ip, helo, auth_user, account_id, received, junk)"
-		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+		       " eightbit, source, client_ip, helo, auth_user, account_id, received, junk,"
+		       " queued_ms)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 		       &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, p->qid);
@@ -135,6 +147,7 @@ static int insert_one(struct mta_queue *q, struct pending *p, int64_t now, struc
 	sqlite3_bind_int64(s, 13, e->account_id);
 	sqlite3_bind_int64(s, 14, now);
 	sqlite3_bind_int(s, 15, e->junk);
+	sqlite3_bind_int64(s, 16, time_now_ms());
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		db_err(db_conn(q->db, NULL), err, "queue insert");
 		db_done(q->db, s);
@@ -251,6 +264,36 @@ done:
 		mta_queue_kick(q);
 }
 
+/* What in-flow control watches: how long the oldest first attempt among jobs v just handed
+ * to a worker waited since it was queued. A message sent with a delay (undo send) was not
+ * waiting before it was due, so it does not count. */
+static void note_lag(struct mta_queue *q, const struct mta_job *v, size_t n)
+{
+	int64_t oldest = 0, now = time_now_ms();
+	for (size_t i = 0; i < n; i++)
+		if (v[i].attempts == 0 && v[i].queued_ms > 0 && v[i].next_try <= v[i].received + 1 &&
+		    (oldest == 0 || v[i].queued_ms < oldest))
+			oldest = v[i].queued_ms;
+	if (oldest == 0)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->lag_ms = now - oldest;
+	q->lag_at_ms = now;
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* How long the committer holds back the next batch (under lock): the lag beyond
+ * INFLOW_LAG_MS, at most inflow_delay_ms. The lag falls as the clients wait, and with it the
+ * delay, so acceptance settles near the delivery rate instead of piling up a queue. */
+static int64_t inflow_wait_ms(const struct mta_queue *q)
+{
+	int64_t over = q->lag_ms - INFLOW_LAG_MS;
+	if (q->opts.inflow_delay_ms <= 0 || over <= 0 || q->stop ||
+	    time_now_ms() - q->lag_at_ms > INFLOW_FRESH_MS)
+		return 0;
+	return over < q->opts.inflow_delay_ms ? over : q->opts.inflow_delay_ms;
+}
+
 static void *committer(void *arg)
 {
 	struct mta_queue *q = arg;
@@ -259,10 +302,16 @@ static void *committer(void *arg)
 	for (;;) {
 		struct pending *batch, **last;
 		size_t n = 0, bytes = 0;
+		int64_t wait;
 		while (q->head == NULL && !q->stop)
 			pthread_cond_wait(&q->work, &q->lock);
 		if (q->head == NULL && q->stop)
 			break;
+		if ((wait = inflow_wait_ms(q)) > 0) {
+			pthread_mutex_unlock(&q->lock);
+			usleep((useconds_t)wait * 1000);
+			pthread_mutex_lock(&q->lock);
+		}
 		/* take what is waiting, up to a batch: they share one flush */
 		batch = q->head;
 		last = &q->head;
@@ -534,8 +583,9 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 	for (size_t i = 0; i < n; i++) {
 		if (db_prepare(q->db,
 			       "SELECT m.qid, m.sender, r.rcpt, r.orcpt, m.envid, r.notify, m.ret_full,"
-			       " m.blob, m.size, m.received, r.attempts, m.source, m.account_id, m.junk"
-			       " FROM rcpts r JOIN messages m ON m.id = r.msg_id WHERE r.id = ?",
+			       " m.blob, m.size, m.received, r.attempts, m.source, m.account_id, m.junk,"
+			       " m.queued_ms, r.next_try FROM rcpts r JOIN messages m ON m.id = r.msg_id"
+			       " WHERE r.id = ?",
 			       &s, err) < 0)
 			goto fail;
 		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
@@ -554,12 +604,15 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 			v[i].source = (enum mta_source)sqlite3_column_int(s, 11);
 			v[i].account_id = sqlite3_column_int64(s, 12);
 			v[i].junk = sqlite3_column_int(s, 13) != 0;
+			v[i].queued_ms = sqlite3_column_int64(s, 14);
+			v[i].next_try = sqlite3_column_int64(s, 15);
 		}
 		if (db_end(q->db, s, "load job", err) < 0)
 			goto fail;
 	}
 	if (db_exec(q->db, "COMMIT", err) < 0)
 		goto fail;
+	note_lag(q, v, n);
 	*v_r = v;
 	*n_r = n;
 	return 0;

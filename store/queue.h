@@ -80,6 +80,12 @@ void mta_queue_submit_async(struct mta_queue *q, const struct mta_envelope *env,
 struct mta_queue_opts {
 	int64_t lifetime_s;   /* a message still undelivered after this fails (5 days) */
 	int64_t delay_warn_s; /* a sender is told of a delay after this (4 hours) */
+	/* in-flow control: while delivery is more than INFLOW_LAG_MS behind (the oldest first
+	 * attempt mta_queue_due() just handed out had waited that long), the committer waits up
+	 * to this long before each batch, so the 250s, and with them the clients, slow to the
+	 * rate mail is delivered (Postfix's in_flow_delay); 0: never (the default of
+	 * mta_queue_opts_default) */
+	int64_t inflow_delay_ms;
 };
 void mta_queue_opts_default(struct mta_queue_opts *o);
 int mta_queue_open(const char *data_dir, const struct mta_queue_opts *o,
@@ -116,6 +122,7 @@ struct mta_job {
 	bool ret_full;
 	char blob[65];
 	int64_t size, received, attempts;
+	int64_t queued_ms, next_try; /* queued (unix ms; 0 before this was kept), due (unix s) */
 	enum mta_source source;
 	int64_t account_id;
 	bool junk;
