@@ -106,8 +106,8 @@ struct mta_queue {
 	struct pending *head, **tail;
 	bool stop;
 	unsigned kicks;
-	/* the workers' last lag report (under lock) */
-	int64_t lag_ms, lag_at_ms;
+	/* the workers' last lag report, and when in-flow control last said so (under lock) */
+	int64_t lag_ms, lag_at_ms, hold_logged_ms;
 };
 
 void mta_queue_opts_default(struct mta_queue_opts *o)
@@ -307,7 +307,13 @@ static void *committer(void *arg)
 			pthread_cond_wait(&q->work, &q->lock);
 		if (q->head == NULL && q->stop)
 			break;
-		if ((wait = inflow_wait_ms(q)) > 0) {
+		if ((wait = inflow_wait_ms(q)) > 0 && time_now_ms() - q->hold_logged_ms >= 60000) {
+			q->hold_logged_ms = time_now_ms(); /* a line a minute at most */
+			log_info("queue", "msg=\"delivery is behind: answering accepted mail later "
+					  "(in-flow control)\" lag_ms=%lld delay_ms=%lld",
+				 (long long)q->lag_ms, (long long)wait);
+		}
+		if (wait > 0) {
 			pthread_mutex_unlock(&q->lock);
 			usleep((useconds_t)wait * 1000);
 			pthread_mutex_lock(&q->lock);
