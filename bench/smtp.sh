@@ -428,9 +428,13 @@ def ratio(a, b): return None if a is None or not b else a / b
 def goal(ok): return "met" if ok else "**missed**"
 out = []
 P = out.append
-P("Recorded %s with `bash bench/smtp.sh --record%s` (%d messages of %d bytes per client run, "
-  "%s rounds; %.1f min)." % (os.popen("date -u '+%Y-%m-%d %H:%M UTC'").read().strip(),
-  (" " + run["args"].replace("--record", "").strip()) if run["args"].replace("--record", "").strip() else "",
+# what goes into BENCHMARKS.md says --record; a run without it says how it was run
+recorded = "--record" in run["args"].split()
+rest = " ".join(a for a in run["args"].split() if a != "--record")
+P("%s %s with `bash bench/smtp.sh%s%s` (%d messages of %d bytes per client run, "
+  "%s rounds; %.1f min)." % ("Recorded" if recorded else "Run",
+  os.popen("date -u '+%Y-%m-%d %H:%M UTC'").read().strip(),
+  " --record" if recorded else "", " " + rest if rest else "",
   N, int(run["size"]), run["rounds"], float(run["run_min"])))
 P("")
 P("- Machine: %s CPUs, %s, %s GB; %s under the temporary directory; load average before/after: "
