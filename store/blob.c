@@ -40,6 +40,7 @@ struct blob_store {
 };
 
 static int write_all(int fd, const void *data, size_t len);
+static int fsync_path(const char *path, int flags, struct err *err);
 
 static bool dir_is_empty(int fd)
 {
@@ -66,34 +67,62 @@ static bool layout_is_flat(int root_fd)
 	return n == (ssize_t)strlen(LAYOUT_FLAT) && memcmp(got, LAYOUT_FLAT, (size_t)n) == 0;
 }
 
-/* An empty store becomes a flat one: the 256 directories, then the layout file, each made
- * durable before the next step. A crash in between leaves no layout file and no blob, and
- * the next open starts again. */
-static int make_flat(struct blob_store *bs, struct err *err)
+/* Removes what make_flat() put in tmp (a store nobody used). */
+static void unmake_flat(const char *tmp)
 {
-	char name[3];
-	int fd;
-
+	char sub[4300];
+	snprintf(sub, sizeof(sub), "%s/%s", tmp, LAYOUT_FILE);
+	unlink(sub);
 	for (unsigned i = 0; i < 256; i++) {
-		snprintf(name, sizeof(name), "%02x", i);
-		if (mkdirat(bs->root_fd, name, 0750) < 0 && errno != EEXIST)
-			return err_set(err, ERR_IO, "%s/%s: %s", bs->root, name, strerror(errno));
+		snprintf(sub, sizeof(sub), "%s/%02x", tmp, i);
+		rmdir(sub);
 	}
-	if (fsync(bs->root_fd) < 0)
-		return err_set(err, ERR_IO, "fsync %s: %s", bs->root, strerror(errno));
-	fd = openat(bs->root_fd, LAYOUT_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0 || write_all(fd, LAYOUT_FLAT, strlen(LAYOUT_FLAT)) < 0 || fdatasync(fd) < 0 ||
-	    close(fd) < 0) {
-		err_set(err, ERR_IO, "%s/%s: %s", bs->root, LAYOUT_FILE, strerror(errno));
+	rmdir(tmp);
+}
+
+/* A new store is made whole, then put in place: DATA/blobs.new.PID with the 256 directories
+ * and the layout file, flushed, then renamed to DATA/blobs (which may exist empty, made by
+ * an older version). So nobody ever sees half a store. Of two processes making one at once,
+ * one rename wins and the other removes its own copy; a crash leaves only a blobs.new.PID
+ * of empty directories beside the store. */
+static int make_flat(const char *root, struct err *err)
+{
+	char tmp[4200], sub[4300], parent[4200];
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.new.%d", root, (int)getpid());
+	unmake_flat(tmp); /* left by a crashed process that had our pid */
+	if (mkdir(tmp, 0750) < 0)
+		return err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
+	for (unsigned i = 0; i < 256 && r == 0; i++) {
+		snprintf(sub, sizeof(sub), "%s/%02x", tmp, i);
+		if (mkdir(sub, 0750) < 0)
+			r = err_set(err, ERR_IO, "%s: %s", sub, strerror(errno));
+	}
+	snprintf(sub, sizeof(sub), "%s/%s", tmp, LAYOUT_FILE);
+	if (r == 0) {
+		fd = open(sub, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd < 0 || write_all(fd, LAYOUT_FLAT, strlen(LAYOUT_FLAT)) < 0 ||
+		    fdatasync(fd) < 0)
+			r = err_set(err, ERR_IO, "%s: %s", sub, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+	}
+	if (r == 0)
+		r = fsync_path(tmp, O_RDONLY | O_DIRECTORY, err);
+	if (r == 0 && rename(tmp, root) < 0) {
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			r = err_set(err, ERR_IO, "%s: %s", root, strerror(errno));
+		unmake_flat(tmp); /* another process put its store in place first */
+		return r;
+	}
+	if (r < 0) {
+		unmake_flat(tmp);
 		return -1;
 	}
-	if (renameat(bs->root_fd, LAYOUT_FILE ".tmp", bs->root_fd, LAYOUT_FILE) < 0 ||
-	    fsync(bs->root_fd) < 0)
-		return err_set(err, ERR_IO, "%s/%s: %s", bs->root, LAYOUT_FILE, strerror(errno));
-	bs->flat = true;
-	return 0;
+	snprintf(parent, sizeof(parent), "%s", root);
+	*strrchr(parent, '/') = '\0';
+	return fsync_path(parent, O_RDONLY | O_DIRECTORY, err);
 }
 
 int blob_store_open(const char *data_dir, struct blob_store **bs_r, struct err *err)
@@ -105,23 +134,25 @@ int blob_store_open(const char *data_dir, struct blob_store **bs_r, struct err *
 		free(bs);
 		return err_set(err, ERR_INVALID, "data directory path is too long");
 	}
-	if (mkdir(bs->root, 0750) < 0 && errno != EEXIST) {
-		err_set(err, ERR_IO, "%s: %s", bs->root, strerror(errno));
-		free(bs);
-		return -1;
-	}
 	bs->root_fd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bs->root_fd >= 0 && !layout_is_flat(bs->root_fd) && dir_is_empty(bs->root_fd)) {
+		close(bs->root_fd); /* an empty store of an older version: made anew */
+		bs->root_fd = -1;
+		errno = ENOENT;
+	}
+	if (bs->root_fd < 0 && errno == ENOENT) {
+		if (make_flat(bs->root, err) < 0) {
+			free(bs);
+			return -1;
+		}
+		bs->root_fd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (bs->root_fd < 0) {
 		err_set(err, ERR_IO, "%s: %s", bs->root, strerror(errno));
 		free(bs);
 		return -1;
 	}
 	bs->flat = layout_is_flat(bs->root_fd);
-	if (!bs->flat && dir_is_empty(bs->root_fd) && make_flat(bs, err) < 0) {
-		close(bs->root_fd);
-		free(bs);
-		return -1;
-	}
 	pthread_mutex_init(&bs->lock, NULL);
 	pthread_mutex_init(&bs->dir_lock, NULL);
 	*bs_r = bs;
@@ -163,7 +194,6 @@ void blob_path(const struct blob_store *bs, const char *d, char *out, size_t out
 		snprintf(out, outsz, "%s/%.2s/%.2s/%s", bs->root, d, d + 2, d);
 }
 
-static int fsync_path(const char *path, int flags, struct err *err);
 
 /* Make a fan-out directory if it is missing and fsync its parent before anyone may store in
  * it; that happens at most 65,792 times in a store's life, so the blobs themselves only ever

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -644,6 +645,54 @@ static void test_blob_layouts(void **state)
 	free(data);
 	blob_store_close(&bs);
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+
+	/* an empty blobs directory (an older version made it, stored nothing) is made flat */
+	assert_non_null(mkdtemp(strcpy(dir, "/tmp/yz-blobs-XXXXXX")));
+	snprintf(path, sizeof(path), "%s/blobs", dir);
+	assert_int_equal(mkdir(path, 0750), 0);
+	assert_int_equal(blob_store_open(dir, &bs, &err), 0);
+	assert_int_equal(blob_put(bs, "hello", 5, BLOB_SYNC, d, &err), 0);
+	blob_path(bs, d, path, sizeof(path));
+	assert_string_equal(path + strlen(dir), "/blobs/2c/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	blob_store_close(&bs);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+
+	/* processes opening one new store at once all get the same flat store, and no half-made
+	 * copy is left beside it */
+	for (int round = 0; round < 10; round++) {
+		pid_t kids[4];
+		assert_non_null(mkdtemp(strcpy(dir, "/tmp/yz-blobs-XXXXXX")));
+		for (int k = 0; k < 4; k++) {
+			kids[k] = fork();
+			assert_true(kids[k] >= 0);
+			if (kids[k] == 0) {
+				struct blob_store *c;
+				char cd[BLOB_HEX];
+				int ok = blob_store_open(dir, &c, &err) == 0 &&
+					 blob_put(c, "hello", 5, BLOB_SYNC, cd, &err) == 0;
+				_exit(ok ? 0 : 1);
+			}
+		}
+		for (int k = 0; k < 4; k++) {
+			int st;
+			assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		}
+		DIR *dd = opendir(dir);
+		struct dirent *e;
+		int entries = 0;
+		while ((e = readdir(dd)) != NULL)
+			entries += e->d_name[0] != '.';
+		closedir(dd);
+		assert_int_equal(entries, 1); /* blobs, no blobs.new.PID */
+		assert_int_equal(blob_store_open(dir, &bs, &err), 0);
+		assert_int_equal(blob_get(bs, hello, 100, &data, &len, &err), 0);
+		free(data);
+		blob_path(bs, hello, path, sizeof(path));
+		assert_string_equal(path + strlen(dir), "/blobs/2c/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+		blob_store_close(&bs);
+		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	}
 
 	/* an older store: blobs/ab/cd/<digest> and no layout file */
 	assert_non_null(mkdtemp(strcpy(dir, "/tmp/yz-blobs-XXXXXX")));
