@@ -58,7 +58,8 @@ static const struct search_doc docs[] = {
 	 .body = "budget budget budget budget budget"},
 	{.id = 11, .folder_id = 4, .date = T0 + 9 * DAY, .subject = "misc",
 	 .body = "a long note about many things, the budget among them, and more words here "
-		 "to make this document longer than the other one, from R&D <team> \"quoted\""},
+		 "to make this document longer than the other one, from R&D <team> \"quoted\" "
+		 "会面时间：下午三点，北京-上海，时间:3点，学习C++教程。"},
 };
 
 struct fx {
@@ -178,6 +179,13 @@ static const struct {
 	{"季度，报告", {1, 9}},
 	{"度，报", {1, 9, 12}},
 	{"本季度，报告如下", {9}},
+	/* punctuation between CJK and a Latin letter or digit is Xapian's, as before */
+	{"时间：下午", {11}},
+	{"北京-上海", {11}},
+	{"时间:3点", {11}},
+	{"C++教程", {11}},
+	{"下午三点", {11}},
+	{"《季度报告》", {1}}, /* brackets outside the phrase widen nothing: not 9 */
 	{"报告如下", {9}},
 	/* a user's quoted phrase with a space matches a space or a line break in the text, like
 	 * English phrases, but not CJK punctuation */
