@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,30 +45,69 @@ static int fsync_path(const char *path, int flags, struct err *err);
 
 static bool dir_is_empty(int fd)
 {
-	DIR *d = fdopendir(dup(fd));
+	int fd2 = dup(fd);
+	DIR *d = fd2 < 0 ? NULL : fdopendir(fd2);
 	struct dirent *e;
 	bool empty = true;
-	if (d == NULL)
+	if (d == NULL) {
+		if (fd2 >= 0)
+			close(fd2);
 		return false;
+	}
 	while (empty && (e = readdir(d)) != NULL)
 		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
 	closedir(d);
 	return empty;
 }
 
-static bool layout_is_flat(int root_fd)
+/* 1: flat, 0: no layout file (an older store, or a new one being made), -1: an error or a
+ * layout this version does not know, which must not be read as the older one. */
+static int layout_of(int root_fd, const char *root, struct err *err)
 {
-	char got[sizeof(LAYOUT_FLAT)] = {0};
+	char got[64] = {0};
 	int fd = openat(root_fd, LAYOUT_FILE, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 	if (fd < 0)
-		return false;
+		return errno == ENOENT ? 0
+				       : err_set(err, ERR_IO, "%s/%s: %s", root, LAYOUT_FILE,
+						 strerror(errno));
 	n = read(fd, got, sizeof(got) - 1);
 	close(fd);
-	return n == (ssize_t)strlen(LAYOUT_FLAT) && memcmp(got, LAYOUT_FLAT, (size_t)n) == 0;
+	if (n == (ssize_t)strlen(LAYOUT_FLAT) && memcmp(got, LAYOUT_FLAT, (size_t)n) == 0)
+		return 1;
+	return err_set(err, ERR_INVALID, "%s/%s: not a blob layout this version knows", root,
+		       LAYOUT_FILE);
 }
 
-/* Removes what make_flat() put in tmp (a store nobody used). */
+/* The 256 directories and then the layout file in dir (an open directory), each flushed
+ * before the next step, so a layout file always comes with its directories. */
+static int fill_flat(int dir_fd, const char *dir, struct err *err)
+{
+	char name[32];
+	int fd;
+
+	for (unsigned i = 0; i < 256; i++) {
+		snprintf(name, sizeof(name), "%02x", i);
+		if (mkdirat(dir_fd, name, 0750) < 0 && errno != EEXIST)
+			return err_set(err, ERR_IO, "%s/%s: %s", dir, name, strerror(errno));
+	}
+	if (fsync(dir_fd) < 0)
+		return err_set(err, ERR_IO, "fsync %s: %s", dir, strerror(errno));
+	snprintf(name, sizeof(name), "%s.%d", LAYOUT_FILE, (int)getpid());
+	fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0 || write_all(fd, LAYOUT_FLAT, strlen(LAYOUT_FLAT)) < 0 || fdatasync(fd) < 0) {
+		err_set(err, ERR_IO, "%s/%s: %s", dir, name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (renameat(dir_fd, name, dir_fd, LAYOUT_FILE) < 0 || fsync(dir_fd) < 0)
+		return err_set(err, ERR_IO, "%s/%s: %s", dir, LAYOUT_FILE, strerror(errno));
+	return 0;
+}
+
+/* Removes what fill_flat() put in tmp, and tmp (a copy nobody used). */
 static void unmake_flat(const char *tmp)
 {
 	char sub[4300];
@@ -80,79 +120,77 @@ static void unmake_flat(const char *tmp)
 	rmdir(tmp);
 }
 
-/* A new store is made whole, then put in place: DATA/blobs.new.PID with the 256 directories
- * and the layout file, flushed, then renamed to DATA/blobs (which may exist empty, made by
- * an older version). So nobody ever sees half a store. Of two processes making one at once,
- * one rename wins and the other removes its own copy; a crash leaves only a blobs.new.PID
- * of empty directories beside the store. */
-static int make_flat(const char *root, struct err *err)
+/* A store that does not exist yet is made whole in DATA/blobs.new.XXXXXX and renamed into
+ * place, so nobody sees half of one; of two processes making it at once, one rename wins and
+ * the other removes its copy. An empty DATA/blobs that exists (an older version made it, or
+ * the admin did: a mount point, a symbolic link) is filled where it is, under an flock() that
+ * every open of a store without a layout file takes, so nobody reads it as an older store
+ * meanwhile. */
+static int make_new(const char *root, struct err *err)
 {
-	char tmp[4200], sub[4300], parent[4200];
-	int fd, r = 0;
+	char tmp[4200], parent[4200];
+	int fd, r;
 
-	snprintf(tmp, sizeof(tmp), "%s.new.%d", root, (int)getpid());
-	unmake_flat(tmp); /* left by a crashed process that had our pid */
-	if (mkdir(tmp, 0750) < 0)
+	snprintf(tmp, sizeof(tmp), "%s.new.XXXXXX", root);
+	if (mkdtemp(tmp) == NULL)
 		return err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
-	for (unsigned i = 0; i < 256 && r == 0; i++) {
-		snprintf(sub, sizeof(sub), "%s/%02x", tmp, i);
-		if (mkdir(sub, 0750) < 0)
-			r = err_set(err, ERR_IO, "%s: %s", sub, strerror(errno));
-	}
-	snprintf(sub, sizeof(sub), "%s/%s", tmp, LAYOUT_FILE);
-	if (r == 0) {
-		fd = open(sub, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-		if (fd < 0 || write_all(fd, LAYOUT_FLAT, strlen(LAYOUT_FLAT)) < 0 ||
-		    fdatasync(fd) < 0)
-			r = err_set(err, ERR_IO, "%s: %s", sub, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
-	if (r == 0)
-		r = fsync_path(tmp, O_RDONLY | O_DIRECTORY, err);
-	if (r == 0 && rename(tmp, root) < 0) {
-		if (errno != ENOTEMPTY && errno != EEXIST)
-			r = err_set(err, ERR_IO, "%s: %s", root, strerror(errno));
-		unmake_flat(tmp); /* another process put its store in place first */
-		return r;
-	}
-	if (r < 0) {
-		unmake_flat(tmp);
+	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = fd < 0 ? err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno)) : fill_flat(fd, tmp, err);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0 && rename(tmp, root) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+		r = err_set(err, ERR_IO, "%s: %s", root, strerror(errno));
+	unmake_flat(tmp); /* nothing left there when the rename took it */
+	if (r < 0)
 		return -1;
-	}
 	snprintf(parent, sizeof(parent), "%s", root);
 	*strrchr(parent, '/') = '\0';
 	return fsync_path(parent, O_RDONLY | O_DIRECTORY, err);
+}
+
+/* Opens root and learns its layout; a new store is made flat. */
+static int open_root(struct blob_store *bs, struct err *err)
+{
+	int layout;
+
+	bs->root_fd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bs->root_fd < 0 && errno == ENOENT) {
+		if (make_new(bs->root, err) < 0)
+			return -1;
+		bs->root_fd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (bs->root_fd < 0)
+		return err_set(err, ERR_IO, "%s: %s", bs->root, strerror(errno));
+	if ((layout = layout_of(bs->root_fd, bs->root, err)) != 0) {
+		bs->flat = layout > 0;
+		return layout < 0 ? -1 : 0;
+	}
+	if (flock(bs->root_fd, LOCK_EX) < 0)
+		return err_set(err, ERR_IO, "flock %s: %s", bs->root, strerror(errno));
+	layout = layout_of(bs->root_fd, bs->root, err); /* it may have been filled meanwhile */
+	if (layout == 0 && dir_is_empty(bs->root_fd))
+		layout = fill_flat(bs->root_fd, bs->root, err) < 0 ? -1 : 1;
+	flock(bs->root_fd, LOCK_UN);
+	bs->flat = layout > 0;
+	return layout < 0 ? -1 : 0;
 }
 
 int blob_store_open(const char *data_dir, struct blob_store **bs_r, struct err *err)
 {
 	struct blob_store *bs = xcalloc(1, sizeof(*bs));
 
+	bs->root_fd = -1;
 	if ((size_t)snprintf(bs->root, sizeof(bs->root), "%s/blobs", data_dir) >=
 	    sizeof(bs->root)) {
 		free(bs);
 		return err_set(err, ERR_INVALID, "data directory path is too long");
 	}
-	bs->root_fd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (bs->root_fd >= 0 && !layout_is_flat(bs->root_fd) && dir_is_empty(bs->root_fd)) {
-		close(bs->root_fd); /* an empty store of an older version: made anew */
-		bs->root_fd = -1;
-		errno = ENOENT;
-	}
-	if (bs->root_fd < 0 && errno == ENOENT) {
-		if (make_flat(bs->root, err) < 0) {
-			free(bs);
-			return -1;
-		}
-		bs->root_fd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (bs->root_fd < 0) {
-		err_set(err, ERR_IO, "%s: %s", bs->root, strerror(errno));
+	if (open_root(bs, err) < 0) {
+		if (bs->root_fd >= 0)
+			close(bs->root_fd);
 		free(bs);
 		return -1;
 	}
-	bs->flat = layout_is_flat(bs->root_fd);
 	pthread_mutex_init(&bs->lock, NULL);
 	pthread_mutex_init(&bs->dir_lock, NULL);
 	*bs_r = bs;

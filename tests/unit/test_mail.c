@@ -657,6 +657,30 @@ static void test_blob_layouts(void **state)
 	blob_store_close(&bs);
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 
+	/* ... also when that directory is elsewhere, behind a symbolic link (or a mount point):
+	 * it is filled where it is, not replaced */
+	assert_non_null(mkdtemp(strcpy(dir, "/tmp/yz-blobs-XXXXXX")));
+	snprintf(path, sizeof(path), "%s/elsewhere", dir);
+	assert_int_equal(mkdir(path, 0750), 0);
+	char link_path[200];
+	snprintf(link_path, sizeof(link_path), "%s/blobs", dir);
+	assert_int_equal(symlink(path, link_path), 0);
+	assert_int_equal(blob_store_open(dir, &bs, &err), 0);
+	assert_int_equal(blob_put(bs, "hello", 5, BLOB_SYNC, d, &err), 0);
+	blob_store_close(&bs);
+	snprintf(path, sizeof(path), "%s/elsewhere/2c/%s", dir, hello);
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(path, sizeof(path), "%s/elsewhere/.layout", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	/* a layout file this version does not know is an error, not an older store */
+	FILE *lf = fopen(path, "w");
+	fputs("flat 2\n", lf);
+	fclose(lf);
+	assert_int_equal(blob_store_open(dir, &bs, &err), -1);
+	assert_null(bs);
+	unlink(link_path);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+
 	/* processes opening one new store at once all get the same flat store, and no half-made
 	 * copy is left beside it */
 	for (int round = 0; round < 10; round++) {
