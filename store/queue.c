@@ -267,6 +267,11 @@ done:
 /* What in-flow control watches: how long the oldest first attempt among jobs v just handed
  * to a worker waited since it was queued. A message sent with a delay (undo send) was not
  * waiting before it was due, so it does not count. */
+static int64_t mono_ms(void)
+{
+	return (int64_t)(time_mono_ns() / 1000000u);
+}
+
 static void note_lag(struct mta_queue *q, const struct mta_job *v, size_t n)
 {
 	int64_t oldest = 0, now = time_now_ms();
@@ -278,19 +283,24 @@ static void note_lag(struct mta_queue *q, const struct mta_job *v, size_t n)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->lag_ms = now - oldest;
-	q->lag_at_ms = now;
+	q->lag_at_ms = mono_ms();
 	pthread_mutex_unlock(&q->lock);
 }
 
 /* How long the committer holds back the next batch (under lock): the lag beyond
  * INFLOW_LAG_MS, at most inflow_delay_ms. The lag falls as the clients wait, and with it the
- * delay, so acceptance settles near the delivery rate instead of piling up a queue. */
+ * delay, so acceptance settles near the delivery rate instead of piling up a queue. Mail the
+ * delivery workers themselves submit (forwards, list members elsewhere, vacation replies,
+ * DSNs) is never held back: that would slow delivery, the very thing that is behind. */
 static int64_t inflow_wait_ms(const struct mta_queue *q)
 {
 	int64_t over = q->lag_ms - INFLOW_LAG_MS;
-	if (q->opts.inflow_delay_ms <= 0 || over <= 0 || q->stop ||
-	    time_now_ms() - q->lag_at_ms > INFLOW_FRESH_MS)
+	if (q->opts.inflow_delay_ms <= 0 || over <= 0 || q->stop || q->lag_at_ms == 0 ||
+	    mono_ms() - q->lag_at_ms > INFLOW_FRESH_MS)
 		return 0;
+	for (const struct pending *p = q->head; p; p = p->next)
+		if (p->env->source == MTA_SRC_LOCAL || p->env->source == MTA_SRC_BOUNCE)
+			return 0;
 	return over < q->opts.inflow_delay_ms ? over : q->opts.inflow_delay_ms;
 }
 
@@ -307,8 +317,9 @@ static void *committer(void *arg)
 			pthread_cond_wait(&q->work, &q->lock);
 		if (q->head == NULL && q->stop)
 			break;
-		if ((wait = inflow_wait_ms(q)) > 0 && time_now_ms() - q->hold_logged_ms >= 60000) {
-			q->hold_logged_ms = time_now_ms(); /* a line a minute at most */
+		if ((wait = inflow_wait_ms(q)) > 0 &&
+		    (q->hold_logged_ms == 0 || mono_ms() - q->hold_logged_ms >= 60000)) {
+			q->hold_logged_ms = mono_ms(); /* a line a minute at most */
 			log_info("queue", "msg=\"delivery is behind: answering accepted mail later "
 					  "(in-flow control)\" lag_ms=%lld delay_ms=%lld",
 				 (long long)q->lag_ms, (long long)wait);

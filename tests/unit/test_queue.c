@@ -27,15 +27,20 @@ static const struct mta_rcpt rcpt = {.address = "bob@example.test"};
 static const char msg[] = "From: a@example.test\r\nSubject: in-flow\r\n\r\nhello\r\n";
 
 /* Milliseconds one submission took. */
-static int64_t submit_ms(struct mta_queue *q, int64_t not_before)
+static int64_t submit_src_ms(struct mta_queue *q, int64_t not_before, enum mta_source src)
 {
 	struct mta_envelope env = {.sender = "a@example.test", .rcpts = &rcpt, .nrcpts = 1,
-				   .source = MTA_SRC_INBOUND, .not_before = not_before};
+				   .source = src, .not_before = not_before};
 	char qid[MTA_QID_LEN];
 	struct err err;
 	int64_t t0 = time_now_ms();
 	assert_int_equal(mta_queue_submit(q, &env, msg, sizeof(msg) - 1, qid, &err), 0);
 	return time_now_ms() - t0;
+}
+
+static int64_t submit_ms(struct mta_queue *q, int64_t not_before)
+{
+	return submit_src_ms(q, not_before, MTA_SRC_INBOUND);
 }
 
 /* Claim what is due, as a delivery worker does; returns how many. */
@@ -84,6 +89,12 @@ static void test_inflow_control(void **state)
 	assert_true(ms < 2000);
 	assert_int_equal(claim(q), 1); /* taken at once: delivery caught up */
 	assert_true(submit_ms(q, 0) < 250);
+	/* what delivery itself sends (a forward, a DSN) is never held back */
+	usleep(800 * 1000);
+	assert_int_equal(claim(q), 1);
+	assert_true(submit_src_ms(q, 0, MTA_SRC_LOCAL) < 250);
+	assert_true(submit_src_ms(q, 0, MTA_SRC_BOUNCE) < 250);
+	assert_true(submit_ms(q, 0) >= 400);
 	close_queue(dir, &q);
 
 	/* turned off */
