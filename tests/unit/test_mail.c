@@ -604,6 +604,25 @@ static int count_walk(void *ctx, const char *digest, int64_t size, int64_t mtime
 	return 0;
 }
 
+/* The store in dir keeps "hello" flat (storing it again changes nothing); dir is removed. */
+static void check_flat_hello(const char *dir)
+{
+	struct blob_store *bs;
+	char d[BLOB_HEX], path[4200], *data;
+	size_t len;
+	struct err err;
+
+	assert_int_equal(blob_store_open(dir, &bs, &err), 0);
+	assert_int_equal(blob_put(bs, "hello", 5, BLOB_SYNC, d, &err), 0);
+	blob_path(bs, d, path, sizeof(path));
+	assert_string_equal(path + strlen(dir), "/blobs/2c/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	assert_int_equal(blob_get(bs, d, 100, &data, &len, &err), 0);
+	assert_memory_equal(data, "hello", 5);
+	free(data);
+	blob_store_close(&bs);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* A new store keeps blobs one level down (blobs/ab/<digest>, all 256 directories made with
  * it, blobs/.layout saying so); a store made before that keeps blobs/ab/cd/<digest> and goes
  * on writing there. */
@@ -650,12 +669,7 @@ static void test_blob_layouts(void **state)
 	assert_non_null(mkdtemp(strcpy(dir, "/tmp/yz-blobs-XXXXXX")));
 	snprintf(path, sizeof(path), "%s/blobs", dir);
 	assert_int_equal(mkdir(path, 0750), 0);
-	assert_int_equal(blob_store_open(dir, &bs, &err), 0);
-	assert_int_equal(blob_put(bs, "hello", 5, BLOB_SYNC, d, &err), 0);
-	blob_path(bs, d, path, sizeof(path));
-	assert_string_equal(path + strlen(dir), "/blobs/2c/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
-	blob_store_close(&bs);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	check_flat_hello(dir);
 
 	/* ... also when that directory is elsewhere, behind a symbolic link (or a mount point):
 	 * it is filled where it is, not replaced */
@@ -709,13 +723,7 @@ static void test_blob_layouts(void **state)
 			entries += e->d_name[0] != '.';
 		closedir(dd);
 		assert_int_equal(entries, 1); /* blobs, no blobs.new.PID */
-		assert_int_equal(blob_store_open(dir, &bs, &err), 0);
-		assert_int_equal(blob_get(bs, hello, 100, &data, &len, &err), 0);
-		free(data);
-		blob_path(bs, hello, path, sizeof(path));
-		assert_string_equal(path + strlen(dir), "/blobs/2c/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
-		blob_store_close(&bs);
-		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		check_flat_hello(dir);
 	}
 
 	/* an older store: blobs/ab/cd/<digest> and no layout file */
