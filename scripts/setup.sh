@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PKGS=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	libmicrohttpd-dev libgnutls28-dev libssl-dev libsqlite3-dev sqlite3 libjansson-dev libidn-dev
-	libcmocka-dev g++ libgmime-3.0-dev libxapian-dev zlib1g-dev
+	libcmocka-dev g++ libgmime-3.0-dev libxapian-dev libzstd-dev zlib1g-dev
 	libevent-dev libspf2-dev libopendkim-dev libopendmarc-dev publicsuffix
 	dnsmasq-base swaks libnet-ssleay-perl msmtp isync mpop python3-aiosmtpd python3-dkim
 	chromium fonts-wqy-microhei curl openssl ca-certificates python3 wrk nginx-light notmuch

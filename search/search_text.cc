@@ -147,6 +147,16 @@ size_t clause_end(const std::string &t, size_t from)
 	return t.size();
 }
 
+void index_clauses(Xapian::TermGenerator &tg, const std::string &t, const std::string &prefix)
+{
+	for (size_t at = 0; at < t.size();) {
+		size_t end = clause_end(t, at);
+		tg.index_text(Xapian::Utf8Iterator(t.data() + at, end - at), 1, prefix);
+		tg.increase_termpos(end < t.size() ? 1 : FIELD_GAP);
+		at = end;
+	}
+}
+
 // ---- the query: make CJK exact ----
 //
 // What Xapian 1.4.22 does on its own (measured, not assumed): the TermGenerator in n-gram mode
@@ -312,16 +322,75 @@ bool cjk_unigram(const std::string &term, std::string &prefix, std::string &ch)
 }
 
 
-// The window of a phrase; 1.4 shows it only in the description: "(a@1 PHRASE 2 b@2)".
-size_t phrase_window(const Xapian::Query &q)
+// The window of a phrase or NEAR; 1.4 shows it only in the description: "(a@1 PHRASE 2 b@2)".
+size_t op_window(const Xapian::Query &q, const char *op)
 {
 	std::string d = q.get_description();
-	size_t p = d.find(" PHRASE "), w = 0;
+	size_t p = d.find(op), w = 0;
 	if (p == std::string::npos)
 		return 0;
-	for (p += 8; p < d.size() && d[p] >= '0' && d[p] <= '9' && w < 100000; p++)
+	for (p += strlen(op); p < d.size() && d[p] >= '0' && d[p] <= '9' && w < 100000; p++)
 		w = w * 10 + (size_t)(d[p] - '0');
 	return w;
+}
+
+// Terms without a field prefix: the ones an index of format 2 keeps no positions for.
+bool bare_terms(const std::vector<std::string> &terms)
+{
+	for (const auto &t : terms)
+		if (t.empty() || (t[0] >= 'A' && t[0] <= 'Z'))
+			return false;
+	return true;
+}
+
+// A phrase (ordered) or NEAR over bare terms of a format 2 index: the candidates must hold
+// the bigrams of its CJK runs and every other term; the text check runs after the match
+// (plan, when the phrase is required) or inside it (text_phrase_query()).
+Xapian::Query text_phrase(std::vector<Xapian::Query> legs, const std::vector<bool> &covered,
+			  const std::vector<std::string> &terms,
+			  const std::vector<Xapian::termpos> &qpos, size_t window, bool ordered,
+			  bool required, text_plan *plan, bool &changed)
+{
+	size_t n = terms.size();
+	changed = true;
+	if (ordered && n == 2 && legs.size() == 1 && window <= 2) // one run: the bigram is exact
+		return legs[0];
+	for (size_t i = 0; i < n; i++)
+		if (!covered[i])
+			legs.emplace_back(terms[i], 1, qpos[i]);
+	Xapian::Query cand = legs.size() == 1
+				     ? legs[0]
+				     : Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
+	phrase_check ph;
+	ph.terms = terms;
+	ph.window = (Xapian::termpos)std::max(window, n);
+	ph.ordered = ordered;
+	ph.by_text = true;
+	if (required && plan != nullptr) {
+		plan->phrases.push_back(ph);
+		return cand;
+	}
+	return Xapian::Query(Xapian::Query::OP_FILTER, cand, text_phrase_query(ph));
+}
+
+// NEAR over bare terms of a format 2 index (the positions it needs are not there).
+Xapian::Query text_near(const Xapian::Query &q, bool &changed, bool required, text_plan *plan)
+{
+	size_t n = q.get_num_subqueries();
+	std::vector<std::string> terms;
+	std::vector<Xapian::termpos> qpos;
+	for (size_t i = 0; i < n; i++) {
+		Xapian::Query sub = q.get_subquery(i);
+		if (sub.get_type() != Xapian::Query::LEAF_TERM ||
+		    sub.get_terms_begin() == sub.get_terms_end())
+			return q;
+		terms.push_back(*sub.get_terms_begin());
+		qpos.push_back(leaf_pos(sub, terms.back()));
+	}
+	if (n < 2 || !bare_terms(terms))
+		return q;
+	return text_phrase({}, std::vector<bool>(n, false), terms, qpos, op_window(q, " NEAR "),
+			   false, required, plan, changed);
 }
 
 // One phrase: add its bigrams (see above). When the phrase is required (the query cannot
@@ -330,7 +399,7 @@ size_t phrase_window(const Xapian::Query &q)
 // for a phrase of common characters is most of the mail (a sort by date sees all of them),
 // while run_checked() reads them only for the candidates it shows.
 Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, text_plan *plan,
-			 unsigned slack)
+			 unsigned slack, bool by_text)
 {
 	size_t n = q.get_num_subqueries();
 	std::vector<Xapian::Query> legs;
@@ -364,9 +433,13 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 		pprefix = prefix;
 		pch = ch;
 	}
-	bool defer = required && plan != nullptr && all_terms && n >= 2 && phrase_window(q) == n;
 	if (!any_cjk)
 		slack = 0;
+	if (by_text && all_terms && n >= 2 && bare_terms(terms))
+		return text_phrase(legs, covered, terms, qpos, op_window(q, " PHRASE ") + slack, true,
+				   required, plan, changed);
+	bool defer = required && plan != nullptr && all_terms && n >= 2 &&
+		     op_window(q, " PHRASE ") == n;
 	if (legs.empty() && !defer && slack == 0)
 		return q;
 	changed = true;
@@ -377,7 +450,7 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 		for (size_t i = 0; i < n; i++)
 			subs.push_back(q.get_subquery(i));
 		legs.emplace_back(Xapian::Query::OP_PHRASE, subs.begin(), subs.end(),
-				  std::max(phrase_window(q), n) + slack);
+				  std::max(op_window(q, " PHRASE "), n) + slack);
 		return legs.size() == 1 ? legs[0]
 					: Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
 	}
@@ -388,7 +461,10 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 	for (size_t i = 0; i < n; i++) // the candidates hold every term no bigram stands for
 		if (!covered[i])
 			legs.emplace_back(terms[i], 1, qpos[i]);
-	plan->phrases.push_back(terms);
+	phrase_check ph;
+	ph.terms = terms;
+	ph.window = (Xapian::termpos)n;
+	plan->phrases.push_back(ph);
 	return legs.size() == 1 ? legs[0]
 				: Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
 }
@@ -398,11 +474,13 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 // parser never puts a phrase under those. required: every match must match q (true along
 // AND and FILTER, and the first leg of AND_NOT and AND_MAYBE).
 Xapian::Query cjk_exact(const Xapian::Query &q, bool &changed, unsigned depth, bool required,
-			text_plan *plan, unsigned slack)
+			text_plan *plan, unsigned slack, bool by_text)
 {
 	Xapian::Query::op op = q.get_type();
 	if (op == Xapian::Query::OP_PHRASE)
-		return cjk_phrase(q, changed, required, plan, slack);
+		return cjk_phrase(q, changed, required, plan, slack, by_text);
+	if (op == Xapian::Query::OP_NEAR && by_text)
+		return text_near(q, changed, required, plan);
 	bool all_required = false, first_required = false;
 	switch (op) {
 	case Xapian::Query::OP_AND:
@@ -429,7 +507,8 @@ Xapian::Query cjk_exact(const Xapian::Query &q, bool &changed, unsigned depth, b
 	subs.reserve(n);
 	for (size_t i = 0; i < n; i++)
 		subs.push_back(cjk_exact(q.get_subquery(i), any, depth + 1,
-					 all_required || (i == 0 && first_required), plan, slack));
+					 all_required || (i == 0 && first_required), plan, slack,
+					 by_text));
 	if (!any)
 		return q;
 	changed = true;
@@ -439,7 +518,8 @@ Xapian::Query cjk_exact(const Xapian::Query &q, bool &changed, unsigned depth, b
 // The text part of a search into plan. plan->hl is the query as parsed, before cjk_exact():
 // its phrases are what MSet::snippet() highlights as one span (it does not highlight bare
 // bigrams). defer: phrase checks may move to run_checked().
-void text_query(const Xapian::Database &db, const char *text, bool defer, text_plan *plan)
+void text_query(const Xapian::Database &db, const char *text, bool defer, bool by_text,
+		text_plan *plan)
 {
 	size_t len = strlen(text);
 	std::string t = normalise(text, len);
@@ -473,7 +553,10 @@ void text_query(const Xapian::Database &db, const char *text, bool defer, text_p
 		slack++;
 	plan->hl = q;
 	bool changed = false;
-	plan->match = cjk_exact(q, changed, 0, true, defer && slack == 0 ? plan : nullptr, slack);
+	text_plan *deferred = nullptr;
+	if (defer && (slack == 0 || by_text))
+		deferred = plan;
+	plan->match = cjk_exact(q, changed, 0, true, deferred, slack, by_text);
 }
 
 } // namespace yz_text

@@ -54,12 +54,14 @@ constexpr size_t MAX_FIELD_BYTES = 1024 * 1024;
 constexpr size_t MAX_QUERY_BYTES = 8192;
 constexpr size_t MAX_LIMIT = 10000;
 constexpr size_t MAX_OFFSET = 1000000;
-// Fields are this many positions apart, so no phrase matches across two of them.
-constexpr Xapian::termpos FIELD_GAP = 100;
 // Small totals are exact: Xapian counts at least this many matches beyond the page.
 constexpr Xapian::doccount COUNT_EXACT = 1000;
 
 const char *const TERM_FOLDER = "XF";
+// The index's format, in each database's metadata: absent is format 1 (positions for every
+// term), FORMAT_TEXT format 2 (search_text.h).
+const char *const FORMAT_KEY = "yizhan.format";
+const char *const FORMAT_TEXT = "2";
 const char *const TERM_HAS_ATTACHMENT = "XHA";
 
 
@@ -88,6 +90,7 @@ struct shard {
 	std::string dir;
 	Xapian::WritableDatabase wdb;
 	Xapian::TermGenerator tg;
+	bool format2 = false; // bare terms without positions, phrase text in the data
 	std::thread worker;
 	std::mutex mu;
 	std::condition_variable wake, idle; // wake: work or stop; idle: room, or nothing to do
@@ -101,6 +104,7 @@ struct shard {
 struct search_db {
 	Xapian::Database db; // what queries run on: the reader, or every shard of the writer
 	bool writable = false;
+	bool by_text = false; // format 2: bare phrases are checked on the documents' text
 	std::vector<std::unique_ptr<shard>> shards; // writers only, in the order XAPIANDB lists them
 	std::string dir;
 };
@@ -153,7 +157,8 @@ constexpr size_t DEFER_MAX_ROWS = 2000;
 
 Xapian::Query build_query(search_db *s, const struct search_query *q, text_plan *plan)
 {
-	text_query(s->db, q->text ? q->text : "", q->offset + q->limit <= DEFER_MAX_ROWS, plan);
+	text_query(s->db, q->text ? q->text : "", q->offset + q->limit <= DEFER_MAX_ROWS, s->by_text,
+		   plan);
 	Xapian::Query query = plan->match;
 	std::vector<Xapian::Query> filters;
 	if (q->folder_id != 0)
@@ -230,9 +235,35 @@ std::string highlight(const Xapian::MSet &hl, const std::string &data, size_t ch
 	return html_unescape(sn);
 }
 
-bool has_phrase(const Xapian::Database &db, Xapian::docid did,
-		const std::vector<std::string> &terms)
+// Subject, a newline, and the start of the body: what highlights are made from. \x01 and \x02
+// become spaces so that only real matches carry the highlight markers.
+std::string doc_data(const std::string &subject, const std::string &body)
 {
+	std::string data(subject, 0, utf8_cut(subject.data(), subject.size(), DATA_BODY_BYTES));
+	data += '\n';
+	data.append(body, 0, utf8_cut(body.data(), body.size(), DATA_BODY_BYTES));
+	for (char &c : data)
+		if (c == '\x01' || c == '\x02')
+			c = ' ';
+	return data;
+}
+
+// doc_data() of a hit: kept as the document data (format 1) or made from its phrase text.
+std::string hit_data(search_db *s, Xapian::docid did)
+{
+	if (!s->by_text)
+		return s->db.get_document(did).get_data();
+	std::string text;
+	if (!doc_text(s->db, did, text))
+		return std::string();
+	return doc_data(text_field(text, TF_SUBJECT), text_field(text, TF_BODY));
+}
+
+bool has_phrase(const Xapian::Database &db, Xapian::docid did, const phrase_check &ph)
+{
+	if (ph.by_text)
+		return doc_has_phrase(db, did, ph);
+	const std::vector<std::string> &terms = ph.terms;
 	std::vector<std::vector<Xapian::termpos>> pos(terms.size());
 	for (size_t i = 0; i < terms.size(); i++) {
 		for (Xapian::PositionIterator p = db.positionlist_begin(did, terms[i]);
@@ -345,7 +376,7 @@ int run(search_db *s, const struct search_query *q, struct arena *a, struct sear
 		hits[i].score = page[i].weight;
 		hits[i].highlight = nullptr;
 		if (q->highlight) {
-			std::string h = highlight(hl, s->db.get_document(page[i].did).get_data(), chars);
+			std::string h = highlight(hl, hit_data(s, page[i].did), chars);
 			hits[i].highlight = arena_strndup(a, h.data(), h.size());
 		}
 	}
@@ -369,56 +400,46 @@ bool body_terms(const Xapian::Query &q)
 
 // ---- indexing ----
 
-void index_clauses(Xapian::TermGenerator &tg, const std::string &t, const std::string &prefix)
+// One field: under its prefix (when it has one) with positions, and bare. Format 2 gives the
+// bare copy no positions and appends the field to text, the phrase text (search_text.h).
+void index_field(Xapian::TermGenerator &tg, const std::string &text, const char *prefix,
+		 std::string *ptext)
 {
-	for (size_t at = 0; at < t.size();) {
-		size_t end = clause_end(t, at);
-		tg.index_text(Xapian::Utf8Iterator(t.data() + at, end - at), 1, prefix);
-		tg.increase_termpos(end < t.size() ? 1 : FIELD_GAP);
-		at = end;
-	}
-}
-
-void index_field(Xapian::TermGenerator &tg, const std::string &text, const char *prefix)
-{
+	size_t len = utf8_cut(text.data(), text.size(), MAX_FIELD_BYTES);
+	if (ptext != nullptr)
+		text_append_field(*ptext, text.data(), len);
 	if (text.empty())
 		return;
-	std::string t = normalise(text.data(), utf8_cut(text.data(), text.size(), MAX_FIELD_BYTES));
+	std::string t = normalise(text.data(), len);
 	if (prefix != nullptr)
 		index_clauses(tg, t, prefix);
-	index_clauses(tg, t, std::string());
+	if (ptext == nullptr)
+		index_clauses(tg, t, std::string());
+	else
+		tg.index_text_without_positions(t);
 }
 
-// Subject, a newline, and the start of the body. \x01 and \x02 become spaces so that only
-// real matches carry the highlight markers.
-std::string doc_data(const doc_copy &d)
-{
-	std::string data(d.subject, 0, utf8_cut(d.subject.data(), d.subject.size(), DATA_BODY_BYTES));
-	data += '\n';
-	data.append(d.body, 0, utf8_cut(d.body.data(), d.body.size(), DATA_BODY_BYTES));
-	for (char &c : data)
-		if (c == '\x01' || c == '\x02')
-			c = ' ';
-	return data;
-}
-
-Xapian::Document make_document(Xapian::TermGenerator &tg, const doc_copy &doc)
+Xapian::Document make_document(Xapian::TermGenerator &tg, const doc_copy &doc, bool format2)
 {
 	Xapian::Document d;
+	std::string text, *ptext = format2 ? &text : nullptr;
 	tg.set_document(d);
 	tg.set_termpos(0);
-	index_field(tg, doc.subject, "S");
-	index_field(tg, doc.from, "A");
-	index_field(tg, doc.to, "XT");
-	index_field(tg, doc.body, nullptr);
-	index_field(tg, doc.attach_names, "XA");
-	index_field(tg, doc.attach_text, nullptr);
-	index_field(tg, doc.note, "XN");
+	index_field(tg, doc.subject, "S", ptext);
+	index_field(tg, doc.from, "A", ptext);
+	index_field(tg, doc.to, "XT", ptext);
+	index_field(tg, doc.body, nullptr, ptext);
+	index_field(tg, doc.attach_names, "XA", ptext);
+	index_field(tg, doc.attach_text, nullptr, ptext);
+	index_field(tg, doc.note, "XN", ptext);
 	d.add_boolean_term(folder_term(doc.folder_id));
 	if (doc.has_attachment)
 		d.add_boolean_term(TERM_HAS_ATTACHMENT);
 	d.add_value(SLOT_DATE, Xapian::sortable_serialise((double)doc.date));
-	d.set_data(doc_data(doc));
+	if (format2)
+		d.add_value(TEXT_SLOT, text_pack(text));
+	else
+		d.set_data(doc_data(doc.subject, doc.body));
 	return d;
 }
 
@@ -509,7 +530,7 @@ void run_job(shard &sh, job &j)
 	switch (j.op) {
 	case job_op::PUT:
 		(void)guarded("search put", &sh.failed, [&]() -> int {
-			sh.wdb.replace_document(j.did, make_document(sh.tg, *j.doc));
+			sh.wdb.replace_document(j.did, make_document(sh.tg, *j.doc, sh.format2));
 			return 0;
 		});
 		break;
@@ -612,11 +633,19 @@ shard &shard_of(search_db *s, Xapian::docid id, Xapian::docid &local)
 }
 
 // The writer's view for queries: every shard's database, in order.
+// Whether the index s->db is of format 2 (what its first database says; all shards of an
+// index are made together).
+void read_format(search_db *s)
+{
+	s->by_text = s->db.get_metadata(FORMAT_KEY) == FORMAT_TEXT;
+}
+
 void join_shards(search_db *s)
 {
 	s->db = Xapian::Database();
 	for (auto &sh : s->shards)
 		s->db.add_database(sh->wdb);
+	read_format(s);
 }
 
 void stop_workers(search_db *s)
@@ -691,6 +720,11 @@ void open_writer(search_db *s, unsigned want)
 							      Xapian::DB_BACKEND_GLASS);
 		sh->tg.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
 		sh->tg.set_stemming_strategy(Xapian::TermGenerator::STEM_NONE);
+		if (fresh) { // committed now: a shard's format never changes
+			sh->wdb.set_metadata(FORMAT_KEY, FORMAT_TEXT);
+			sh->wdb.commit();
+		}
+		sh->format2 = sh->wdb.get_metadata(FORMAT_KEY) == FORMAT_TEXT;
 		s->shards.push_back(std::move(sh));
 	}
 	if (fresh) // last, so XAPIANDB always names shards that exist
@@ -747,6 +781,7 @@ void reopen_reader(search_db *s)
 	} catch (const Xapian::DatabaseError &) {
 		s->db = Xapian::Database(s->dir); // e.g. search_compact() swapped the files
 	}
+	read_format(s);
 }
 
 // Remove a Xapian database directory (glass keeps only plain files in it). Best effort.
@@ -844,8 +879,10 @@ int search_open(const char *dir, bool writable, unsigned shards, struct search_d
 			open_writer(s.get(), shards); // a throw on shard k closes shards 0..k-1
 		else if (shard_dirs(s->dir).empty()) // e.g. a writer is creating it just now
 			return err_set(err, ERR_NOTFOUND, "search: no search index in %s", dir);
-		else
+		else {
 			s->db = Xapian::Database(s->dir);
+			read_format(s.get());
+		}
 		*db_r = s.release();
 		return 0;
 	});

@@ -60,6 +60,8 @@ static const struct search_doc docs[] = {
 	 .body = "a long note about many things, the budget among them, and more words here "
 		 "to make this document longer than the other one, from R&D <team> \"quoted\" "
 		 "会面时间：下午三点，北京-上海，时间:3点，学习C++教程。"},
+	{.id = 13, .folder_id = 31, .date = T0 + 11 * DAY, .subject = "Zebra",
+	 .body = "Mind the Zebra\r\ncrossing ahead; send an e-mail, and another mail."},
 };
 
 struct fx {
@@ -74,16 +76,35 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 	return remove(p);
 }
 
-static void fx_open(struct fx *f)
+/* search_format.cc */
+int test_index_format(const char *dir, unsigned shard);
+int test_make_format1(const char *dir, unsigned shards);
+
+/* A new, empty index of 3 shards in f, of format 1 (every term with positions, as indexes
+ * made before format 2 are) or 2. */
+static void fx_empty(struct fx *f, int format)
 {
 	struct err err = {0};
 	snprintf(f->dir, sizeof(f->dir), "/tmp/yz-search-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(search_open(f->dir, true, 3, &f->db, &err), 0);
+	if (format == 1) {
+		search_close(&f->db);
+		assert_int_equal(test_make_format1(f->dir, 3), 0);
+		assert_int_equal(search_open(f->dir, true, 3, &f->db, &err), 0);
+	}
+	for (unsigned k = 0; k < 3; k++)
+		assert_int_equal(test_index_format(f->dir, k), format);
+	f->a = arena_new();
+}
+
+static void fx_open(struct fx *f, int format)
+{
+	struct err err = {0};
+	fx_empty(f, format);
 	for (size_t i = 0; i < ARRAY_LEN(docs); i++)
 		assert_int_equal(search_put(f->db, &docs[i], &err), 0);
 	assert_int_equal(search_commit(f->db, &err), 0);
-	f->a = arena_new();
 }
 
 static void fx_close(struct fx *f)
@@ -97,7 +118,15 @@ static void fx_close(struct fx *f)
 static int group_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	fx_open(f);
+	fx_open(f, 2);
+	*state = f;
+	return 0;
+}
+
+static int group_setup_format1(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	fx_open(f, 1);
 	*state = f;
 	return 0;
 }
@@ -247,10 +276,25 @@ static const struct {
 	{"-subject:报告 报告", {2, 9, 12}},
 	{"市场部", {4}},
 	{"nothingmatchesthis", {0}},
-	{"-budget", {1, 2, 3, 4, 5, 6, 7, 8, 9, 12}},
-	{"-季度报告 -budget", {2, 3, 4, 5, 6, 7, 8, 9, 12}},
-	{"-\"季度 报告\"", {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}, /* 9: 季度，报告 */
-	{"NOT 手机 NOT budget", {1, 2, 3, 5, 6, 9, 12}},
+	{"-budget", {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13}},
+	{"-季度报告 -budget", {2, 3, 4, 5, 6, 7, 8, 9, 12, 13}},
+	{"-\"季度 报告\"", {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}}, /* 9: 季度，报告 */
+	{"NOT 手机 NOT budget", {1, 2, 3, 5, 6, 9, 12, 13}},
+	/* phrases of words: across a line break and case, never across two fields (the subject
+	 * ends in Friday, the sender starts with Alice), NEAR in any order, ADJ in order */
+	{"\"zebra crossing ahead\"", {13}},
+	{"\"crossing zebra\"", {0}},
+	{"\"zebra ahead\"", {0}},
+	{"\"friday alice\"", {0}},
+	{"zebra NEAR ahead", {13}},
+	{"ahead NEAR zebra", {13}},
+	{"zebra ADJ ahead", {13}},
+	{"ahead ADJ zebra", {0}},
+	{"e-mail", {13}},
+	{"\"another mail\"", {13}},
+	{"\"an mail\"", {0}},
+	{"\"zebra crossing\" OR nothingmatches", {13}},
+	{"mail -\"another mail\"", {0}},
 	{"哈哈哈", {0}},
 	{"。", {0}},
 };
@@ -278,18 +322,18 @@ static void test_filters(void **state)
 		struct search_query q;
 		int64_t want[MAXW];
 	} cases[] = {
-		{"all", {.text = ""}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}},
+		{"all", {.text = ""}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}},
 		{"folder 1", {.text = "", .folder_id = 1}, {1, 3, 4}},
 		{"folder 1 text", {.text = "abc", .folder_id = 1}, {3, 4}},
 		{"folder 9", {.text = "", .folder_id = 9}, {0}},
 		{"not 1,2", {.text = "", .not_folders = not12, .nnot_folders = 2},
-		 {5, 6, 9, 10, 11, 12}},
+		 {5, 6, 9, 10, 11, 12, 13}},
 		{"not 1,2 text", {.text = "手机", .not_folders = not12, .nnot_folders = 2}, {0}},
 		{"attachment", {.text = "", .has_attachment = true}, {1}},
 		{"attachment text", {.text = "季度", .has_attachment = true}, {1}},
 		/* after <= date < before, at the boundary second */
-		{"after day 7", {.text = "", .after = T0 + 7 * DAY}, {6, 9, 10, 11, 12}},
-		{"after day 7 +1s", {.text = "", .after = T0 + 7 * DAY + 1}, {9, 10, 11, 12}},
+		{"after day 7", {.text = "", .after = T0 + 7 * DAY}, {6, 9, 10, 11, 12, 13}},
+		{"after day 7 +1s", {.text = "", .after = T0 + 7 * DAY + 1}, {9, 10, 11, 12, 13}},
 		{"before day 2", {.text = "", .before = T0 + 2 * DAY}, {2, 8}},
 		{"before day 2 +1s", {.text = "", .before = T0 + 2 * DAY + 1}, {2, 4, 8}},
 		{"day 2 .. 4", {.text = "", .after = T0 + 2 * DAY, .before = T0 + 4 * DAY}, {1, 4}},
@@ -317,7 +361,7 @@ static void test_order_and_paging(void **state)
 {
 	struct fx *f = *state;
 	/* newest first; 10 and 11 share a date, the higher id first */
-	static const int64_t by_date[] = {12, 11, 10, 9, 6, 7, 3, 5, 1, 4, 2, 8};
+	static const int64_t by_date[] = {13, 12, 11, 10, 9, 6, 7, 3, 5, 1, 4, 2, 8};
 	int64_t ids[MAXW], page[MAXW];
 	size_t n, total;
 	struct search_query q = {.text = "", .by_date = true, .limit = MAXW};
@@ -497,7 +541,7 @@ static void test_parse_then_run(void **state)
 		{"附件:报告", {1}},
 		{"“季度报告”", {1}},
 		{"after:2024-06-08 before:2024-06-10", {6, 9}},
-		{"after:2024/6/8", {6, 9, 10, 11, 12}},
+		{"after:2024/6/8", {6, 9, 10, 11, 12, 13}},
 		{"ｌｕｎｃｈ", {3}},
 		{"http://example.com", {0}},
 	};
@@ -516,15 +560,11 @@ static void test_parse_then_run(void **state)
 
 /* ---- phrase checks after the match: pages and totals ---- */
 
-static void test_checked_paging(void **state)
+static void checked_paging(int format)
 {
 	struct fx f;
 	struct err err = {0};
-	(void)state;
-	snprintf(f.dir, sizeof(f.dir), "/tmp/yz-search-XXXXXX");
-	assert_non_null(mkdtemp(f.dir));
-	assert_int_equal(search_open(f.dir, true, 3, &f.db, &err), 0);
-	f.a = arena_new();
+	fx_empty(&f, format);
 	/* 150 mails with the phrase, 100 decoys holding all its bigrams apart, interleaved */
 	for (int i = 1; i <= 250; i++) {
 		char body[128];
@@ -565,6 +605,13 @@ static void test_checked_paging(void **state)
 	fx_close(&f);
 }
 
+static void test_checked_paging(void **state)
+{
+	(void)state;
+	checked_paging(2);
+	checked_paging(1);
+}
+
 /* ---- changing an index ---- */
 
 static size_t count_text(struct fx *f, const char *text, int64_t folder, int64_t *ids)
@@ -579,7 +626,7 @@ static void test_set_folder(void **state)
 	struct err err = {0};
 	int64_t ids[MAXW];
 	(void)state;
-	fx_open(&f);
+	fx_open(&f, 2);
 	assert_int_equal(search_set_folder(f.db, 3, 5, &err), 0);
 	assert_int_equal(search_set_folder(f.db, 3, 5, &err), 0); /* again: nothing to do */
 	assert_int_equal(search_commit(f.db, &err), 0);
@@ -610,7 +657,7 @@ static void test_delete_and_replace(void **state)
 	struct err err = {0};
 	int64_t ids[MAXW];
 	(void)state;
-	fx_open(&f);
+	fx_open(&f, 2);
 	assert_int_equal(search_delete(f.db, 6, &err), 0);
 	assert_int_equal(search_delete(f.db, 6, &err), 0);   /* not there: no error */
 	assert_int_equal(search_delete(f.db, 999, &err), 0);
@@ -676,7 +723,7 @@ static void test_compact(void **state)
 	char path[96];
 	struct stat st;
 	(void)state;
-	fx_open(&f);
+	fx_open(&f, 2);
 	/* churn so there is something to gain: put everything again a few times */
 	for (int k = 0; k < 5; k++) {
 		for (size_t i = 0; i < ARRAY_LEN(docs); i++)
@@ -741,7 +788,7 @@ static void test_shards(void **state)
 	int64_t ids[MAXW];
 	char path[128], text[128];
 	(void)state;
-	fx_open(&f); /* 3 shards: ids 1, 4, 7 .. in s0; 2, 5, 8 .. in s1; 3, 6, 9 .. in s2 */
+	fx_open(&f, 2); /* 3 shards: ids 1, 4, 7 .. in s0; 2, 5, 8 .. in s1; 3, 6, 9 .. in s2 */
 	assert_int_equal(search_shards(f.db), 3);
 	snprintf(path, sizeof(path), "%s/XAPIANDB", f.dir);
 	FILE *fp = fopen(path, "r");
@@ -860,7 +907,7 @@ static void test_readers_and_locks(void **state)
 	struct search_hit *hits;
 	size_t n, total;
 	(void)state;
-	fx_open(&f);
+	fx_open(&f, 2);
 
 	/* a second writer: busy */
 	assert_int_equal(search_open(f.dir, true, 3, &w2, &err), -1);
@@ -1134,6 +1181,8 @@ int main(void)
 	};
 	int r = cmocka_run_group_tests_name("search index", index_tests, group_setup,
 					    group_teardown);
+	r |= cmocka_run_group_tests_name("search index of format 1", index_tests,
+					 group_setup_format1, group_teardown);
 	return r | cmocka_run_group_tests_name("search changes and syntax", own_index_tests,
 					       NULL, NULL);
 }

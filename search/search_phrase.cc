@@ -1,0 +1,424 @@
+// search_phrase.cc: phrase checks on the text a document keeps, for indexes of format 2
+// (search_text.h), where bare terms have no positions. Part of the shim behind
+// search/search.h: no exception is caught here.
+//
+// The check must agree with what the positions of index_clauses() would have said, since
+// that is what prefixed fields and older indexes still use:
+// - a phrase of CJK characters alone (the common case: 季度报告, quoted or not) holds when the
+//   characters follow each other with nothing but white space between them (TermGenerator
+//   gives every CJK character a position and white space none; punctuation after a CJK
+//   character before another one is a clause break). That is a scan of the text, a few
+//   microseconds for a mail;
+// - any other phrase (Latin words, a mix, a window wider than the phrase, NEAR) is checked by
+//   running TermGenerator with index_clauses() over the parts of the text around each
+//   occurrence of one of its words, and reading the positions it gives.
+#include "search/search_text.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace yz_text {
+
+namespace {
+
+// Window of text tokenised around an occurrence of the anchor word, each side, in bytes (the
+// window is widened to a place where a word cannot continue).
+constexpr size_t AROUND_BYTES = 256;
+constexpr size_t AROUND_PER_POSITION = 32;
+constexpr size_t ALIGN_MAX = 64;
+// zstd's level for the phrase text: its default, about zlib's ratio at several times the speed.
+constexpr int ZSTD_LEVEL = 3;
+// No phrase text unpacks to more (seven fields of at most 1 MiB each, and their ends).
+constexpr unsigned long long MAX_TEXT_BYTES = 8ull << 20;
+
+bool is_space_cp(unsigned ch)
+{
+	return !Xapian::Unicode::is_wordchar(ch) && Xapian::Unicode::is_whitespace(ch);
+}
+
+// Past the white space at p in s (ASCII and Unicode, as clause_end() sees it).
+size_t skip_spaces(const std::string &s, size_t p)
+{
+	while (p < s.size()) {
+		unsigned char c = (unsigned char)s[p];
+		if (c < 0x80) {
+			if (c != ' ' && !(c >= '\t' && c <= '\r'))
+				return p;
+			p++;
+			continue;
+		}
+		Xapian::Utf8Iterator it(s.data() + p, s.size() - p);
+		if (!is_space_cp(*it))
+			return p;
+		++it;
+		p = it == Xapian::Utf8Iterator() ? s.size() : (size_t)(it.raw() - s.data());
+	}
+	return p;
+}
+
+// A term that is exactly one CJK word character, no prefix.
+bool bare_cjk_char(const std::string &term)
+{
+	Xapian::Utf8Iterator it(term);
+	if (it == Xapian::Utf8Iterator() || !is_cjk(*it) || !Xapian::Unicode::is_wordchar(*it))
+		return false;
+	++it;
+	return it == Xapian::Utf8Iterator();
+}
+
+bool cjk_scan(const std::string &text, const std::vector<std::string> &chars)
+{
+	const std::string &c0 = chars[0];
+	for (size_t at = text.find(c0); at != std::string::npos; at = text.find(c0, at + 1)) {
+		size_t p = at + c0.size(), i = 1;
+		for (; i < chars.size(); i++) {
+			p = skip_spaces(text, p);
+			if (text.compare(p, chars[i].size(), chars[i]) != 0)
+				break;
+			p += chars[i].size();
+		}
+		if (i == chars.size())
+			return true;
+	}
+	return false;
+}
+
+// Ordered: terms at increasing positions, the last within window of the first. Otherwise
+// every term somewhere in one window.
+bool positions_match(const std::vector<std::vector<Xapian::termpos>> &pos, Xapian::termpos window,
+		     bool ordered)
+{
+	for (const auto &p : pos)
+		if (p.empty())
+			return false;
+	Xapian::termpos w = window ? window : (Xapian::termpos)pos.size();
+	if (ordered) {
+		for (Xapian::termpos p0 : pos[0]) {
+			Xapian::termpos cur = p0;
+			size_t i = 1;
+			for (; i < pos.size(); i++) {
+				auto it = std::upper_bound(pos[i].begin(), pos[i].end(), cur);
+				if (it == pos[i].end() || *it - p0 >= w)
+					break;
+				cur = *it;
+			}
+			if (i == pos.size())
+				return true;
+		}
+		return false;
+	}
+	for (const auto &starts : pos)
+		for (Xapian::termpos s : starts) {
+			size_t i = 0;
+			for (; i < pos.size(); i++) {
+				auto it = std::lower_bound(pos[i].begin(), pos[i].end(), s);
+				if (it == pos[i].end() || *it - s >= w)
+					break;
+			}
+			if (i == pos.size())
+				return true;
+		}
+	return false;
+}
+
+// Tokenise text[from, to) as the indexer would and check ph on its positions.
+bool tokenised_match(const std::string &text, size_t from, size_t to, const phrase_check &ph)
+{
+	Xapian::TermGenerator tg;
+	tg.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
+	tg.set_stemming_strategy(Xapian::TermGenerator::STEM_NONE);
+	Xapian::Document d;
+	tg.set_document(d);
+	index_clauses(tg, text.substr(from, to - from), std::string());
+	std::vector<std::vector<Xapian::termpos>> pos(ph.terms.size());
+	for (size_t i = 0; i < ph.terms.size(); i++) {
+		Xapian::TermIterator t = d.termlist_begin();
+		t.skip_to(ph.terms[i]);
+		if (t == d.termlist_end() || *t != ph.terms[i])
+			return false;
+		for (Xapian::PositionIterator p = t.positionlist_begin(); p != t.positionlist_end();
+		     ++p)
+			pos[i].push_back(*p);
+	}
+	return positions_match(pos, ph.window, ph.ordered);
+}
+
+bool is_ascii(const std::string &s)
+{
+	for (unsigned char c : s)
+		if (c >= 0x80)
+			return false;
+	return !s.empty();
+}
+
+// Whether a window may start (or end) at p of field [from, to): at its ends, after white
+// space, or at a CJK character (a word of its own).
+bool boundary(const std::string &s, size_t p, size_t from, size_t to)
+{
+	if (p <= from || p >= to)
+		return true;
+	unsigned char b = (unsigned char)s[p - 1], c = (unsigned char)s[p];
+	if (b == ' ' || (b >= '\t' && b <= '\r'))
+		return true;
+	if ((c & 0xC0) == 0x80 || c < 0xE0)
+		return false;
+	Xapian::Utf8Iterator it(s.data() + p, to - p);
+	return is_cjk(*it);
+}
+
+size_t align_back(const std::string &s, size_t p, size_t from, size_t to)
+{
+	for (size_t n = 0; n < ALIGN_MAX && !boundary(s, p, from, to); n++)
+		p--;
+	return boundary(s, p, from, to) ? p : from;
+}
+
+size_t align_fwd(const std::string &s, size_t p, size_t from, size_t to)
+{
+	for (size_t n = 0; n < ALIGN_MAX && !boundary(s, p, from, to); n++)
+		p++;
+	return boundary(s, p, from, to) ? p : to;
+}
+
+// One field of the phrase text, normalised.
+bool field_match(const std::string &text, const phrase_check &ph, const std::string &anchor)
+{
+	const size_t from = 0, to = text.size();
+	if (anchor.empty())
+		return tokenised_match(text, from, to, ph);
+	std::string lower(text);
+	for (char &c : lower)
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c | 0x20);
+	size_t around = AROUND_BYTES + AROUND_PER_POSITION * std::max<size_t>(ph.window,
+									     ph.terms.size());
+	size_t done = from; // text before this was tokenised in an earlier window
+	for (size_t at = lower.find(anchor); at != std::string::npos;
+	     at = lower.find(anchor, at + 1)) {
+		size_t occ = from + at;
+		if (occ < done)
+			continue;
+		size_t a = align_back(text, occ > from + around ? occ - around : from, from, to);
+		size_t b = align_fwd(text, std::min(to, occ + anchor.size() + around), from, to);
+		a = std::max(a, done > from ? align_back(text, done, from, to) : from);
+		if (tokenised_match(text, a, b, ph))
+			return true;
+		done = b;
+	}
+	return false;
+}
+
+} // namespace
+
+void text_append_field(std::string &text, const char *field, size_t len)
+{
+	size_t at = text.size();
+	text.append(field, len);
+	for (size_t i = at; i < text.size(); i++)
+		if (text[i] == TEXT_FIELD_END || text[i] == '\0')
+			text[i] = ' ';
+	text += TEXT_FIELD_END;
+}
+
+std::string text_pack(const std::string &text)
+{
+	std::string out(ZSTD_compressBound(text.size()), '\0');
+	size_t n = ZSTD_compress(&out[0], out.size(), text.data(), text.size(), ZSTD_LEVEL);
+	if (ZSTD_isError(n))
+		throw Xapian::InternalError(std::string("zstd: ") + ZSTD_getErrorName(n));
+	out.resize(n);
+	return out;
+}
+
+bool text_unpack(const std::string &value, std::string &text)
+{
+	unsigned long long n = ZSTD_getFrameContentSize(value.data(), value.size());
+	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > MAX_TEXT_BYTES)
+		return false;
+	text.resize((size_t)n);
+	size_t got = ZSTD_decompress(&text[0], text.size(), value.data(), value.size());
+	if (ZSTD_isError(got) || got != n) {
+		text.clear();
+		return false;
+	}
+	return true;
+}
+
+std::string text_field(const std::string &text, enum text_field f)
+{
+	size_t from = 0;
+	for (int k = 0; k < (int)f && from != std::string::npos; k++) {
+		from = text.find(TEXT_FIELD_END, from);
+		if (from != std::string::npos)
+			from++;
+	}
+	if (from == std::string::npos)
+		return std::string();
+	size_t end = text.find(TEXT_FIELD_END, from);
+	return text.substr(from, end == std::string::npos ? std::string::npos : end - from);
+}
+
+bool doc_text(const Xapian::Database &db, Xapian::docid did, std::string &text)
+{
+	std::string value = db.get_document(did, Xapian::DOC_ASSUME_VALID).get_value(TEXT_SLOT);
+	return !value.empty() && text_unpack(value, text);
+}
+
+bool doc_has_phrase(const Xapian::Database &db, Xapian::docid did, const phrase_check &ph)
+{
+	std::string text;
+	return doc_text(db, did, text) && text_has_phrase(text, ph);
+}
+
+bool text_has_phrase(const std::string &text, const phrase_check &ph)
+{
+	if (ph.terms.empty())
+		return true;
+	bool cjk = ph.ordered && (ph.window == 0 || ph.window == ph.terms.size());
+	for (size_t i = 0; cjk && i < ph.terms.size(); i++)
+		cjk = bare_cjk_char(ph.terms[i]);
+	if (cjk) // no field end is white space, so a match never spans two fields
+		return cjk_scan(text, ph.terms); // normalise() changes nothing this looks at
+	std::string anchor; // the longest ASCII word: found as bytes, case aside
+	for (const auto &t : ph.terms)
+		if (is_ascii(t) && t.size() > anchor.size())
+			anchor = t;
+	for (size_t from = 0; from < text.size();) {
+		size_t end = text.find(TEXT_FIELD_END, from);
+		if (end == std::string::npos)
+			end = text.size();
+		if (field_match(normalise(text.data() + from, end - from), ph, anchor))
+			return true;
+		from = end + 1;
+	}
+	return false;
+}
+
+namespace {
+
+// The documents of one database whose phrase text holds ph, in docid order: the postings of
+// its rarest term, each checked. check() answers for one document without moving the walk
+// past it, which is what an AND with cheaper legs asks.
+class text_phrase_source : public Xapian::PostingSource {
+	phrase_check ph;
+	Xapian::Database db;
+	Xapian::PostingIterator it, end;
+	Xapian::doccount freq = 0;
+	Xapian::docid floor = 1; // the walk may not stop below this
+	bool started = false, on = false; // on: at a document that holds the phrase
+
+	bool holds(Xapian::docid did)
+	{
+		return doc_has_phrase(db, did, ph);
+	}
+
+	void settle()
+	{
+		if (it != end && *it < floor)
+			it.skip_to(floor);
+		while (it != end && !holds(*it))
+			++it;
+		on = it != end;
+	}
+
+      public:
+	explicit text_phrase_source(const phrase_check &p) : ph(p)
+	{
+	}
+
+	Xapian::PostingSource *clone() const override
+	{
+		return new text_phrase_source(ph);
+	}
+
+	void init(const Xapian::Database &d) override
+	{
+		db = d;
+		std::string rarest = ph.terms[0];
+		freq = db.get_termfreq(rarest);
+		for (const auto &t : ph.terms) {
+			Xapian::doccount f = db.get_termfreq(t);
+			if (f < freq) {
+				freq = f;
+				rarest = t;
+			}
+		}
+		it = db.postlist_begin(rarest);
+		end = db.postlist_end(rarest);
+		floor = 1;
+		started = on = false;
+	}
+
+	Xapian::doccount get_termfreq_min() const override
+	{
+		return 0;
+	}
+	Xapian::doccount get_termfreq_est() const override
+	{
+		return freq;
+	}
+	Xapian::doccount get_termfreq_max() const override
+	{
+		return freq;
+	}
+
+	void next(double) override
+	{
+		if (on)
+			floor = std::max(floor, *it + 1);
+		started = true;
+		settle();
+	}
+
+	void skip_to(Xapian::docid did, double) override
+	{
+		if (on && *it >= did)
+			return;
+		started = true;
+		floor = std::max(floor, did);
+		settle();
+	}
+
+	bool check(Xapian::docid did, double) override
+	{
+		started = true;
+		on = false;
+		if (it != end && *it < did)
+			it.skip_to(did);
+		if (it != end && *it == did && holds(did)) {
+			on = true;
+			return true;
+		}
+		floor = std::max(floor, did + 1); // indeterminate: next() and skip_to() go on from here
+		return false;
+	}
+
+	bool at_end() const override
+	{
+		return started && it == end;
+	}
+
+	Xapian::docid get_docid() const override
+	{
+		return *it;
+	}
+
+	std::string get_description() const override
+	{
+		std::string d = "text_phrase(";
+		for (const auto &t : ph.terms)
+			d += t + " ";
+		return d + std::to_string(ph.window) + (ph.ordered ? ")" : " near)");
+	}
+};
+
+} // namespace
+
+Xapian::Query text_phrase_query(const phrase_check &ph)
+{
+	return Xapian::Query((new text_phrase_source(ph))->release());
+}
+
+} // namespace yz_text
