@@ -194,18 +194,17 @@ bool field_match(const std::string &text, const phrase_check &ph, const std::str
 			c = (char)(c | 0x20);
 	size_t around = AROUND_BYTES + AROUND_PER_POSITION * std::max<size_t>(ph.window,
 									     ph.terms.size());
-	size_t done = from; // text before this was tokenised in an earlier window
-	for (size_t at = lower.find(anchor); at != std::string::npos;
-	     at = lower.find(anchor, at + 1)) {
-		size_t occ = from + at;
-		if (occ < done)
-			continue;
-		size_t a = align_back(text, occ > from + around ? occ - around : from, from, to);
-		size_t b = align_fwd(text, std::min(to, occ + anchor.size() + around), from, to);
-		a = std::max(a, done > from ? align_back(text, done, from, to) : from);
-		if (tokenised_match(text, a, b, ph))
+	size_t pa = 0, pb = 0; // the last window tokenised
+	for (size_t occ = lower.find(anchor); occ != std::string::npos;
+	     occ = lower.find(anchor, occ + 1)) {
+		bool start_in = occ >= pa + around || pa == from;
+		bool end_in = occ + anchor.size() + around <= pb || pb == to;
+		if (pb > pa && occ >= pa && start_in && end_in)
+			continue; // that window held this occurrence with all the room it needs
+		pa = align_back(text, occ > from + around ? occ - around : from, from, to);
+		pb = align_fwd(text, std::min(to, occ + anchor.size() + around), from, to);
+		if (tokenised_match(text, pa, pb, ph))
 			return true;
-		done = b;
 	}
 	return false;
 }
@@ -217,7 +216,7 @@ void text_append_field(std::string &text, const char *field, size_t len)
 	size_t at = text.size();
 	text.append(field, len);
 	for (size_t i = at; i < text.size(); i++)
-		if (text[i] == TEXT_FIELD_END || text[i] == '\0')
+		if (text[i] == TEXT_FIELD_END)
 			text[i] = ' ';
 	text += TEXT_FIELD_END;
 }

@@ -612,6 +612,54 @@ static void test_checked_paging(void **state)
 	checked_paging(1);
 }
 
+/* Phrases far into a long text, next to words that occur hundreds of times (format 2 checks
+ * word phrases in windows around each occurrence of one of their words). */
+static void long_text(int format)
+{
+	struct fx f;
+	struct err err = {0};
+	int64_t ids[MAXW];
+	char *body = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&body, &len);
+	assert_non_null(m);
+	for (int i = 0; i < 400; i++)
+		fprintf(m, "%s mail %d, ", i % 7 ? "x" : "one more", i);
+	fputs("then a big\nmail at the end ", m);
+	for (int i = 0; i < 300; i++)
+		fputs("季度", m);
+	fputs("报告", m);
+	assert_int_equal(fclose(m), 0);
+	fx_empty(&f, format);
+	struct search_doc d = {.id = 1, .folder_id = 1, .date = T0, .subject = "long",
+			       .body = body};
+	assert_int_equal(search_put(f.db, &d, &err), 0);
+	assert_int_equal(search_commit(f.db, &err), 0);
+	static const struct {
+		const char *text;
+		size_t n;
+	} cases[] = {
+		{"\"big mail\"", 1},	    {"\"a big mail at\"", 1}, {"\"bad mail\"", 0},
+		{"\"mail big\"", 0},	    {"\"more mail 392\"", 1}, {"\"more mail 393\"", 0},
+		{"\"mail 399\" then", 1}, {"季度报告", 1},	    {"度报告", 1},
+		{"报告季度", 0},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct search_query q = {.text = cases[i].text, .limit = MAXW};
+		if (run_ids(f.db, f.a, &q, ids, NULL) != cases[i].n)
+			fail_msg("format %d: %s: not %zu hits", format, cases[i].text, cases[i].n);
+	}
+	fx_close(&f);
+	free(body);
+}
+
+static void test_long_text(void **state)
+{
+	(void)state;
+	long_text(2);
+	long_text(1);
+}
+
 /* ---- changing an index ---- */
 
 static size_t count_text(struct fx *f, const char *text, int64_t folder, int64_t *ids)
@@ -1171,6 +1219,7 @@ int main(void)
 	};
 	const struct CMUnitTest own_index_tests[] = {
 		cmocka_unit_test(test_checked_paging),
+		cmocka_unit_test(test_long_text),
 		cmocka_unit_test(test_set_folder),
 		cmocka_unit_test(test_delete_and_replace),
 		cmocka_unit_test(test_readers_and_locks),
