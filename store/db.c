@@ -40,6 +40,7 @@ struct db {
 	pthread_key_t key;
 	pthread_mutex_t lock; /* guards conns */
 	struct conn_node *conns;
+	pthread_mutex_t wlock; /* db_begin_write() .. db_commit_write() / db_rollback_write() */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -191,6 +192,7 @@ int db_open(const char *path, const struct db_opts *opts, struct db **db_r, stru
 	db->path = xstrdup(path);
 	db->sync_full = opts->sync_full;
 	pthread_mutex_init(&db->lock, NULL);
+	pthread_mutex_init(&db->wlock, NULL);
 	if (pthread_key_create(&db->key, conn_destroy) != 0)
 		ASSERT(!"pthread_key_create");
 	db->conns = xcalloc(1, sizeof(*db->conns));
@@ -215,6 +217,7 @@ void db_close(struct db **dbp)
 	}
 	pthread_key_delete(db->key);
 	pthread_mutex_destroy(&db->lock);
+	pthread_mutex_destroy(&db->wlock);
 	free(db->path);
 	free(db);
 	*dbp = NULL;
@@ -321,6 +324,38 @@ int db_exec(struct db *db, const char *sql, struct err *err)
 	if (sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_err(c, err, "exec");
 	return 0;
+}
+
+int db_begin_write(struct db *db, struct err *err)
+{
+	pthread_mutex_lock(&db->wlock);
+	if (db_exec(db, "BEGIN IMMEDIATE", err) < 0) {
+		pthread_mutex_unlock(&db->wlock);
+		return -1;
+	}
+	return 0;
+}
+
+static void rollback_open(struct db *db)
+{
+	sqlite3 *c = db_conn(db, NULL);
+	if (c && !sqlite3_get_autocommit(c))
+		sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_commit_write(struct db *db, struct err *err)
+{
+	int rc = db_exec(db, "COMMIT", err);
+	if (rc < 0)
+		rollback_open(db);
+	pthread_mutex_unlock(&db->wlock);
+	return rc;
+}
+
+void db_rollback_write(struct db *db)
+{
+	rollback_open(db);
+	pthread_mutex_unlock(&db->wlock);
 }
 
 int db_err(sqlite3 *conn, struct err *err, const char *what)

@@ -233,18 +233,17 @@ static void commit_batch(struct mta_queue *q, struct pending *batch)
 	}
 	if (!any)
 		goto done;
-	if ((files && blob_sync(q->blobs, &err) < 0) ||
-	    db_exec(q->db, "BEGIN IMMEDIATE", &err) < 0)
+	if ((files && blob_sync(q->blobs, &err) < 0) || db_begin_write(q->db, &err) < 0)
 		goto fail;
 	for (p = batch; p; p = p->next)
 		if (p->status == 0 && insert_one(q, p, now, &err) < 0)
 			goto rollback;
-	if (db_exec(q->db, "COMMIT", &err) < 0)
-		goto rollback;
+	if (db_commit_write(q->db, &err) < 0)
+		goto fail;
 	rc = 0;
 	goto done;
 rollback:
-	(void)!db_exec(q->db, "ROLLBACK", NULL);
+	db_rollback_write(q->db);
 fail:
 	log_error("queue", "msg=\"batch not committed\" err=\"%s\"", err.msg);
 	for (p = batch; p; p = p->next)
@@ -582,7 +581,7 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 		return 0;
 	}
 	/* claim by pushing next_try out by the lease, in the same transaction */
-	if (db_exec(q->db, "BEGIN IMMEDIATE", err) < 0)
+	if (db_begin_write(q->db, err) < 0)
 		return -1;
 	if (db_prepare(q->db,
 		       "UPDATE rcpts SET lease_until = ?1 + ?2 WHERE id IN (SELECT id FROM rcpts"
@@ -627,14 +626,14 @@ int mta_queue_due(struct mta_queue *q, int64_t now, size_t max, int lease_s, str
 		if (db_end(q->db, s, "load job", err) < 0)
 			goto fail;
 	}
-	if (db_exec(q->db, "COMMIT", err) < 0)
-		goto fail;
+	if (db_commit_write(q->db, err) < 0)
+		return -1;
 	note_lag(q, v, n);
 	*v_r = v;
 	*n_r = n;
 	return 0;
 fail:
-	(void)!db_exec(q->db, "ROLLBACK", NULL);
+	db_rollback_write(q->db);
 	return -1;
 }
 
@@ -1038,23 +1037,15 @@ int mta_queue_delete(struct mta_queue *q, const char *qid, struct err *err)
 int mta_queue_results(struct mta_queue *q, const struct mta_result *v, size_t n,
 		      struct err *err)
 {
-	if (n == 1)
-		return mta_queue_result(q, v[0].rcpt_id, v[0].outcome, v[0].code, v[0].text, err);
-	if (db_exec(q->db, "BEGIN IMMEDIATE", err) < 0)
+	if (db_begin_write(q->db, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (mta_queue_result(q, v[i].rcpt_id, v[i].outcome, v[i].code, v[i].text, err) < 0) {
-			struct err e;
-			(void)!db_exec(q->db, "ROLLBACK", &e);
+			db_rollback_write(q->db);
 			return -1;
 		}
 	}
-	if (db_exec(q->db, "COMMIT", err) < 0) {
-		struct err e;
-		(void)!db_exec(q->db, "ROLLBACK", &e);
-		return -1;
-	}
-	return 0;
+	return db_commit_write(q->db, err);
 }
 
 int mta_queue_release_leases(struct mta_queue *q, struct err *err)
