@@ -4,6 +4,7 @@
 // extern "C" functions turn them into struct err.
 #include "search/search_text.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -436,8 +437,9 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 	if (!any_cjk)
 		slack = 0;
 	if (by_text && all_terms && n >= 2 && bare_terms(terms))
-		return text_phrase(legs, covered, terms, qpos, op_window(q, " PHRASE ") + slack, true,
-				   required, plan, changed);
+		return text_phrase(legs, covered, terms, qpos,
+				   std::max(op_window(q, " PHRASE "), n) + slack, true, required, plan,
+				   changed);
 	bool defer = required && plan != nullptr && all_terms && n >= 2 &&
 		     op_window(q, " PHRASE ") == n;
 	if (legs.empty() && !defer && slack == 0)
