@@ -18,6 +18,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <new>
 
 namespace yz_text {
 
@@ -31,7 +34,9 @@ constexpr size_t ALIGN_MAX = 64;
 // zstd's level for the phrase text: its default, about zlib's ratio at several times the speed.
 constexpr int ZSTD_LEVEL = 3;
 // No phrase text unpacks to more (seven fields of at most 1 MiB each, and their ends).
-constexpr unsigned long long MAX_TEXT_BYTES = 8ull << 20;
+constexpr size_t MAX_TEXT_BYTES = 8u << 20;
+// The text is unpacked this much at a time, so a check can stop once it has its answer.
+constexpr size_t UNPACK_CHUNK = 8192;
 
 bool is_space_cp(unsigned ch)
 {
@@ -68,10 +73,26 @@ bool bare_cjk_char(const std::string &term)
 	return it == Xapian::Utf8Iterator();
 }
 
+// Where needle occurs in text at or after from, or npos (memmem: std::string::find() stops
+// at every byte that starts a CJK character, which is most bytes of Chinese text).
+size_t find_bytes(const std::string &text, const std::string &needle, size_t from)
+{
+	if (from > text.size())
+		return std::string::npos;
+	const void *p = memmem(text.data() + from, text.size() - from, needle.data(), needle.size());
+	return p ? (size_t)((const char *)p - text.data()) : std::string::npos;
+}
+
 bool cjk_scan(const std::string &text, const std::vector<std::string> &chars)
 {
+	std::string whole;
+	for (const auto &c : chars)
+		whole += c;
+	if (find_bytes(text, whole, 0) != std::string::npos) // the usual case: no space between
+		return true;
 	const std::string &c0 = chars[0];
-	for (size_t at = text.find(c0); at != std::string::npos; at = text.find(c0, at + 1)) {
+	for (size_t at = find_bytes(text, c0, 0); at != std::string::npos;
+	     at = find_bytes(text, c0, at + 1)) {
 		size_t p = at + c0.size(), i = 1;
 		for (; i < chars.size(); i++) {
 			p = skip_spaces(text, p);
@@ -83,6 +104,15 @@ bool cjk_scan(const std::string &text, const std::vector<std::string> &chars)
 			return true;
 	}
 	return false;
+}
+
+// A phrase of CJK characters alone, each next to the one before: cjk_scan() decides it.
+bool cjk_only(const phrase_check &ph)
+{
+	bool cjk = ph.ordered && (ph.window == 0 || ph.window == ph.terms.size());
+	for (size_t i = 0; cjk && i < ph.terms.size(); i++)
+		cjk = bare_cjk_char(ph.terms[i]);
+	return cjk;
 }
 
 // Ordered: terms at increasing positions, the last within window of the first. Otherwise
@@ -231,18 +261,40 @@ std::string text_pack(const std::string &text)
 	return out;
 }
 
-bool text_unpack(const std::string &value, std::string &text)
+bool text_unpack(const std::string &value, std::string &text,
+		 const std::function<bool(const std::string &)> &enough)
 {
-	unsigned long long n = ZSTD_getFrameContentSize(value.data(), value.size());
-	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > MAX_TEXT_BYTES)
-		return false;
-	text.resize((size_t)n);
-	size_t got = ZSTD_decompress(&text[0], text.size(), value.data(), value.size());
-	if (ZSTD_isError(got) || got != n) {
-		text.clear();
-		return false;
+	struct dctx_free {
+		void operator()(ZSTD_DCtx *c) const
+		{
+			ZSTD_freeDCtx(c);
+		}
+	};
+	static thread_local std::unique_ptr<ZSTD_DCtx, dctx_free> dctx(ZSTD_createDCtx());
+	if (!dctx)
+		throw std::bad_alloc();
+	ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_only);
+	ZSTD_inBuffer in = {value.data(), value.size(), 0};
+	text.clear();
+	for (;;) {
+		size_t at = text.size();
+		if (at >= MAX_TEXT_BYTES)
+			break;
+		text.resize(at + UNPACK_CHUNK);
+		ZSTD_outBuffer out = {&text[at], UNPACK_CHUNK, 0};
+		size_t r = ZSTD_decompressStream(dctx.get(), &out, &in);
+		text.resize(at + (ZSTD_isError(r) ? 0 : out.pos));
+		if (ZSTD_isError(r))
+			break;
+		if (r == 0) // the frame is whole
+			return true;
+		if (enough && enough(text))
+			return true;
+		if (out.pos == 0 && in.pos == in.size) // cut short
+			break;
 	}
-	return true;
+	text.clear();
+	return false;
 }
 
 std::string text_field(const std::string &text, enum text_field f)
@@ -259,26 +311,39 @@ std::string text_field(const std::string &text, enum text_field f)
 	return text.substr(from, end == std::string::npos ? std::string::npos : end - from);
 }
 
-bool doc_text(const Xapian::Database &db, Xapian::docid did, std::string &text)
+bool doc_text(const Xapian::Database &db, Xapian::docid did, std::string &text,
+	      const std::function<bool(const std::string &)> &enough)
 {
 	std::string value = db.get_document(did, Xapian::DOC_ASSUME_VALID).get_value(TEXT_SLOT);
-	return !value.empty() && text_unpack(value, text);
+	return !value.empty() && text_unpack(value, text, enough);
 }
 
 bool doc_has_phrase(const Xapian::Database &db, Xapian::docid did, const phrase_check &ph)
 {
 	std::string text;
-	return doc_text(db, did, text) && text_has_phrase(text, ph);
+	bool found = false;
+	std::function<bool(const std::string &)> enough;
+	std::string whole;
+	size_t seen = 0;
+	if (cjk_only(ph)) { // a CJK phrase found in the first chunks needs no more of the text
+		for (const auto &c : ph.terms)
+			whole += c;
+		enough = [&](const std::string &t) { // looks at each new chunk once
+			size_t from = seen >= whole.size() ? seen - whole.size() + 1 : 0;
+			seen = t.size();
+			return found = find_bytes(t, whole, from) != std::string::npos;
+		};
+	}
+	if (!doc_text(db, did, text, enough))
+		return false;
+	return found || text_has_phrase(text, ph);
 }
 
 bool text_has_phrase(const std::string &text, const phrase_check &ph)
 {
 	if (ph.terms.empty())
 		return true;
-	bool cjk = ph.ordered && (ph.window == 0 || ph.window == ph.terms.size());
-	for (size_t i = 0; cjk && i < ph.terms.size(); i++)
-		cjk = bare_cjk_char(ph.terms[i]);
-	if (cjk) // no field end is white space, so a match never spans two fields
+	if (cjk_only(ph)) // no field end is white space, so a match never spans two fields
 		return cjk_scan(text, ph.terms); // normalise() changes nothing this looks at
 	std::string anchor; // the longest ASCII word: found as bytes, case aside
 	for (const auto &t : ph.terms)

@@ -8,6 +8,7 @@
 #include <xapian.h>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,11 +69,15 @@ enum text_field { TF_SUBJECT, TF_FROM, TF_TO, TF_BODY, TF_ATTACH_NAMES, TF_ATTAC
 void text_append_field(std::string &text, const char *field, size_t len);
 // Field f of a phrase text (empty when it has fewer).
 std::string text_field(const std::string &text, enum text_field f);
-// The phrase text of document did of db, unpacked; false when it has none.
-bool doc_text(const Xapian::Database &db, Xapian::docid did, std::string &text);
+// The phrase text of document did of db, unpacked (see text_unpack()); false when it has none.
+bool doc_text(const Xapian::Database &db, Xapian::docid did, std::string &text,
+	      const std::function<bool(const std::string &)> &enough = nullptr);
 // The value to keep for a phrase text, and the text back from it (false: not one of ours).
 std::string text_pack(const std::string &text);
-bool text_unpack(const std::string &value, std::string &text);
+// enough, when given, sees the text as it grows and may stop the unpacking early (true):
+// text then holds only a beginning of it.
+bool text_unpack(const std::string &value, std::string &text,
+		 const std::function<bool(const std::string &)> &enough = nullptr);
 // Whether document did of db holds ph in its phrase text.
 bool doc_has_phrase(const Xapian::Database &db, Xapian::docid did, const phrase_check &ph);
 // Whether the phrase text holds ph, with the positions index_clauses() would give it.

@@ -257,7 +257,15 @@ std::string hit_data(search_db *s, Xapian::docid did)
 	if (!s->by_text)
 		return s->db.get_document(did).get_data();
 	std::string text;
-	if (!doc_text(s->db, did, text))
+	// no more than the subject and DATA_BODY_BYTES of the body
+	auto enough = [](const std::string &t) {
+		size_t at = 0;
+		for (int k = 0; k < (int)TF_BODY && at != std::string::npos; k++)
+			if ((at = t.find(TEXT_FIELD_END, at)) != std::string::npos)
+				at++;
+		return at != std::string::npos && t.size() - at > DATA_BODY_BYTES;
+	};
+	if (!doc_text(s->db, did, text, enough))
 		return std::string();
 	return doc_data(text_field(text, TF_SUBJECT), text_field(text, TF_BODY));
 }
