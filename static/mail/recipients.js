@@ -2,7 +2,7 @@
 // correspondents (GET /api/v1/correspondents?q=). Enter, Tab, comma or semicolon (also the
 // full-width ，；) commit; Backspace on an empty input takes the last chip back for editing.
 import { h } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import { Icon } from './icons.js';
 import { addrFull, addrName, parseAddrs, validAddr } from './util.js';
@@ -19,8 +19,15 @@ export function RecipientField({ store, id, label, value, onChange, autoFocus })
   const seq = useRef(0);
   const timer = useRef(null);
 
-  useEffect(() => {
-    if (autoFocus && inputRef.current) inputRef.current.focus();
+  // Focused as the field appears, before the browser paints it: an effect after the paint
+  // could take the focus from a field the user had already clicked and typed into (the text
+  // would land here). Never from a field that has the focus already.
+  useLayoutEffect(() => {
+    const el = inputRef.current;
+    if (!autoFocus || !el) return;
+    const a = document.activeElement;
+    if (a && a !== document.body && a.matches && a.matches('input, textarea, select, [contenteditable="true"]')) return;
+    el.focus();
   }, []);
 
   const lookup = (q) => {
