@@ -63,16 +63,6 @@ size_t skip_spaces(const std::string &s, size_t p)
 	return p;
 }
 
-// A term that is exactly one CJK word character, no prefix.
-bool bare_cjk_char(const std::string &term)
-{
-	Xapian::Utf8Iterator it(term);
-	if (it == Xapian::Utf8Iterator() || !is_cjk(*it) || !Xapian::Unicode::is_wordchar(*it))
-		return false;
-	++it;
-	return it == Xapian::Utf8Iterator();
-}
-
 // Where needle occurs in text at or after from, or npos (memmem: std::string::find() stops
 // at every byte that starts a CJK character, which is most bytes of Chinese text).
 size_t find_bytes(const std::string &text, const std::string &needle, size_t from)
@@ -83,13 +73,18 @@ size_t find_bytes(const std::string &text, const std::string &needle, size_t fro
 	return p ? (size_t)((const char *)p - text.data()) : std::string::npos;
 }
 
-bool cjk_scan(const std::string &text, const std::vector<std::string> &chars)
+std::string joined(const std::vector<std::string> &chars)
 {
 	std::string whole;
 	for (const auto &c : chars)
 		whole += c;
-	if (find_bytes(text, whole, 0) != std::string::npos) // the usual case: no space between
-		return true;
+	return whole;
+}
+
+// The characters in order with white space between some of them (the case without any is
+// a find_bytes() of joined() and is looked for first).
+bool cjk_spaced(const std::string &text, const std::vector<std::string> &chars)
+{
 	const std::string &c0 = chars[0];
 	for (size_t at = find_bytes(text, c0, 0); at != std::string::npos;
 	     at = find_bytes(text, c0, at + 1)) {
@@ -110,10 +105,13 @@ bool cjk_scan(const std::string &text, const std::vector<std::string> &chars)
 bool cjk_only(const phrase_check &ph)
 {
 	bool cjk = ph.ordered && (ph.window == 0 || ph.window == ph.terms.size());
+	std::string prefix, ch;
 	for (size_t i = 0; cjk && i < ph.terms.size(); i++)
-		cjk = bare_cjk_char(ph.terms[i]);
+		cjk = cjk_unigram(ph.terms[i], prefix, ch) && prefix.empty();
 	return cjk;
 }
+
+} // namespace
 
 // Ordered: terms at increasing positions, the last within window of the first. Otherwise
 // every term somewhere in one window.
@@ -152,6 +150,8 @@ bool positions_match(const std::vector<std::vector<Xapian::termpos>> &pos, Xapia
 		}
 	return false;
 }
+
+namespace {
 
 // Tokenise text[from, to) as the indexer would and check ph on its positions.
 bool tokenised_match(const std::string &text, size_t from, size_t to, const phrase_check &ph)
@@ -286,9 +286,9 @@ bool text_unpack(const std::string &value, std::string &text,
 		text.resize(at + (ZSTD_isError(r) ? 0 : out.pos));
 		if (ZSTD_isError(r))
 			break;
-		if (r == 0) // the frame is whole
+		if (enough && enough(text)) // also on the last piece
 			return true;
-		if (enough && enough(text))
+		if (r == 0) // the frame is whole
 			return true;
 		if (out.pos == 0 && in.pos == in.size) // cut short
 			break;
@@ -321,22 +321,20 @@ bool doc_text(const Xapian::Database &db, Xapian::docid did, std::string &text,
 bool doc_has_phrase(const Xapian::Database &db, Xapian::docid did, const phrase_check &ph)
 {
 	std::string text;
+	if (!cjk_only(ph))
+		return doc_text(db, did, text) && text_has_phrase(text, ph);
+	// a CJK phrase found in the first pieces needs no more of the text
+	const std::string whole = joined(ph.terms);
 	bool found = false;
-	std::function<bool(const std::string &)> enough;
-	std::string whole;
 	size_t seen = 0;
-	if (cjk_only(ph)) { // a CJK phrase found in the first chunks needs no more of the text
-		for (const auto &c : ph.terms)
-			whole += c;
-		enough = [&](const std::string &t) { // looks at each new chunk once
-			size_t from = seen >= whole.size() ? seen - whole.size() + 1 : 0;
-			seen = t.size();
-			return found = find_bytes(t, whole, from) != std::string::npos;
-		};
-	}
+	auto enough = [&](const std::string &t) { // looks at each new piece once
+		size_t from = seen >= whole.size() ? seen - whole.size() + 1 : 0;
+		seen = t.size();
+		return found = find_bytes(t, whole, from) != std::string::npos;
+	};
 	if (!doc_text(db, did, text, enough))
 		return false;
-	return found || text_has_phrase(text, ph);
+	return found || cjk_spaced(text, ph.terms); // enough() saw all of it without a match
 }
 
 bool text_has_phrase(const std::string &text, const phrase_check &ph)
@@ -344,7 +342,8 @@ bool text_has_phrase(const std::string &text, const phrase_check &ph)
 	if (ph.terms.empty())
 		return true;
 	if (cjk_only(ph)) // no field end is white space, so a match never spans two fields
-		return cjk_scan(text, ph.terms); // normalise() changes nothing this looks at
+		return find_bytes(text, joined(ph.terms), 0) != std::string::npos ||
+		       cjk_spaced(text, ph.terms); // normalise() changes nothing these look at
 	std::string anchor; // the longest ASCII word: found as bytes, case aside
 	for (const auto &t : ph.terms)
 		if (is_ascii(t) && t.size() > anchor.size())

@@ -344,11 +344,23 @@ bool bare_terms(const std::vector<std::string> &terms)
 	return true;
 }
 
+// What a phrase's candidates must hold: its bigrams (legs) and every term no bigram stands for.
+Xapian::Query candidates(std::vector<Xapian::Query> legs, const std::vector<bool> &covered,
+			 const std::vector<std::string> &terms,
+			 const std::vector<Xapian::termpos> &qpos)
+{
+	for (size_t i = 0; i < terms.size(); i++)
+		if (!covered[i])
+			legs.emplace_back(terms[i], 1, qpos[i]);
+	return legs.size() == 1 ? legs[0]
+				: Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
+}
+
 // A phrase (ordered) or NEAR over bare terms of a format 2 index: the candidates must hold
 // the bigrams of its CJK runs and every other term; the text check runs after the match
 // (plan, when the phrase is required) or inside it (text_phrase_query()).
-Xapian::Query text_phrase(std::vector<Xapian::Query> legs, const std::vector<bool> &covered,
-			  const std::vector<std::string> &terms,
+Xapian::Query text_phrase(const std::vector<Xapian::Query> &legs,
+			  const std::vector<bool> &covered, const std::vector<std::string> &terms,
 			  const std::vector<Xapian::termpos> &qpos, size_t window, bool ordered,
 			  bool required, text_plan *plan, bool &changed)
 {
@@ -356,12 +368,7 @@ Xapian::Query text_phrase(std::vector<Xapian::Query> legs, const std::vector<boo
 	changed = true;
 	if (ordered && n == 2 && legs.size() == 1 && window <= 2) // one run: the bigram is exact
 		return legs[0];
-	for (size_t i = 0; i < n; i++)
-		if (!covered[i])
-			legs.emplace_back(terms[i], 1, qpos[i]);
-	Xapian::Query cand = legs.size() == 1
-				     ? legs[0]
-				     : Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
+	Xapian::Query cand = candidates(legs, covered, terms, qpos);
 	phrase_check ph;
 	ph.terms = terms;
 	ph.window = (Xapian::termpos)std::max(window, n);
@@ -460,15 +467,11 @@ Xapian::Query cjk_phrase(const Xapian::Query &q, bool &changed, bool required, t
 		legs.push_back(q);
 		return Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
 	}
-	for (size_t i = 0; i < n; i++) // the candidates hold every term no bigram stands for
-		if (!covered[i])
-			legs.emplace_back(terms[i], 1, qpos[i]);
 	phrase_check ph;
 	ph.terms = terms;
 	ph.window = (Xapian::termpos)n;
 	plan->phrases.push_back(ph);
-	return legs.size() == 1 ? legs[0]
-				: Xapian::Query(Xapian::Query::OP_AND, legs.begin(), legs.end());
+	return candidates(legs, covered, terms, qpos);
 }
 
 // Rebuild q with cjk_phrase() applied to every phrase; operators with parameters the 1.4 API

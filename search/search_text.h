@@ -20,6 +20,12 @@ std::string normalise(const char *s, size_t n);
 size_t utf8_cut(const char *s, size_t len, size_t max);
 // Whether ch is in the ranges Xapian 1.4 splits into n-grams.
 bool is_cjk(unsigned ch);
+// A term that is PREFIX + one CJK character: sets the prefix and the character's UTF-8 bytes.
+bool cjk_unigram(const std::string &term, std::string &prefix, std::string &ch);
+// Whether positions pos[i] of each term i hold the terms in order (ordered) within window
+// positions of the first, or all of them in one window in any order.
+bool positions_match(const std::vector<std::vector<Xapian::termpos>> &pos,
+		     Xapian::termpos window, bool ordered);
 // Where the clause after from starts in t, or t.size() (see search_text.cc).
 size_t clause_end(const std::string &t, size_t from);
 
@@ -74,8 +80,8 @@ bool doc_text(const Xapian::Database &db, Xapian::docid did, std::string &text,
 	      const std::function<bool(const std::string &)> &enough = nullptr);
 // The value to keep for a phrase text, and the text back from it (false: not one of ours).
 std::string text_pack(const std::string &text);
-// enough, when given, sees the text as it grows and may stop the unpacking early (true):
-// text then holds only a beginning of it.
+// enough, when given, sees the text after each piece, the last one too, and may stop the
+// unpacking early (true): text then holds only a beginning of it.
 bool text_unpack(const std::string &value, std::string &text,
 		 const std::function<bool(const std::string &)> &enough = nullptr);
 // Whether document did of db holds ph in its phrase text.

@@ -274,24 +274,15 @@ bool has_phrase(const Xapian::Database &db, Xapian::docid did, const phrase_chec
 {
 	if (ph.by_text)
 		return doc_has_phrase(db, did, ph);
-	const std::vector<std::string> &terms = ph.terms;
-	std::vector<std::vector<Xapian::termpos>> pos(terms.size());
-	for (size_t i = 0; i < terms.size(); i++) {
-		for (Xapian::PositionIterator p = db.positionlist_begin(did, terms[i]);
-		     p != db.positionlist_end(did, terms[i]); ++p)
+	std::vector<std::vector<Xapian::termpos>> pos(ph.terms.size());
+	for (size_t i = 0; i < ph.terms.size(); i++) {
+		for (Xapian::PositionIterator p = db.positionlist_begin(did, ph.terms[i]);
+		     p != db.positionlist_end(did, ph.terms[i]); ++p)
 			pos[i].push_back(*p);
 		if (pos[i].empty())
 			return false;
 	}
-	for (Xapian::termpos p0 : pos[0]) {
-		size_t i = 1;
-		while (i < terms.size() &&
-		       std::binary_search(pos[i].begin(), pos[i].end(), p0 + (Xapian::termpos)i))
-			i++;
-		if (i == terms.size())
-			return true;
-	}
-	return false;
+	return positions_match(pos, ph.window, ph.ordered);
 }
 
 struct hit {
@@ -464,9 +455,9 @@ Xapian::Document make_document(Xapian::TermGenerator &tg, const doc_copy &doc, b
 // sees message ids as docids, and nothing above this file knows about shards.
 //
 // On disk, DIR/XAPIANDB is Xapian's list of databases searched together: one "auto sK" line
-// per shard, K from 0, in order, so Xapian::Database(DIR) opens the whole index. An index made before shards is a
-// single glass database in DIR itself and is used as one shard until it is thrown away
-// (yizhan reindex).
+// per shard, K from 0, in order, so Xapian::Database(DIR) opens the whole index. An index
+// made before shards is a single glass database in DIR itself and is used as one shard until
+// it is thrown away (yizhan reindex).
 
 const char *const SHARD_LIST = "XAPIANDB";
 constexpr unsigned MAX_SHARDS = 8;

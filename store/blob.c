@@ -232,7 +232,6 @@ void blob_path(const struct blob_store *bs, const char *d, char *out, size_t out
 		snprintf(out, outsz, "%s/%.2s/%.2s/%s", bs->root, d, d + 2, d);
 }
 
-
 /* Make a fan-out directory if it is missing and fsync its parent before anyone may store in
  * it; that happens at most 65,792 times in a store's life, so the blobs themselves only ever
  * need their own directory synced. Under dir_lock: a writer that finds the directory made
