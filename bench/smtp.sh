@@ -4,6 +4,7 @@
 #
 # Usage: bench/smtp.sh [--record] [--messages N] [--size BYTES] [--sessions "1 10 50"]
 #                      [--rounds N] [--build DIR] [--dir DIR] [--keep] [--perf]
+#                      [--settle S]
 #   --record          rewrite the results block of the SMTP section of docs/BENCHMARKS.md
 #   --messages N      messages per client run (default 2000)
 #   --size BYTES      message body size (default 30720: smtp-source -l, smtplat -l)
@@ -17,6 +18,9 @@
 #   --perf            perf record (call graphs, DWARF) the Yizhan daemon during the last
 #                     round's smtp-source run at the largest session count, into the results
 #                     directory (perf report -i yizhan-s50.perf --children --sort sym)
+#   --settle S        before each round's Postfix and Yizhan runs: sync, then wait until S
+#                     seconds (default 61; 0 = off) have passed since files were last deleted
+#                     (see "File churn between targets" in docs/BENCHMARKS.md)
 #
 # Targets, all on 127.0.0.1, each receiving for bench@bench.test without AUTH:
 #   postfix   a private Postfix instance (its own config dir, queue and port; `postfix -c`),
@@ -48,6 +52,7 @@ ROUNDS=3
 PARENT=${TMPDIR:-/tmp}
 KEEP=0
 PERF=0
+SETTLE=61
 ARGS="$*"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -60,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--dir) PARENT=$2; shift ;;
 	--keep) KEEP=1 ;;
 	--perf) PERF=1 ;;
+	--settle) SETTLE=$2; shift ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) echo "smtp.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -68,6 +74,7 @@ done
 for v in "$N" "$SIZE" "$ROUNDS" $SESSIONS; do
 	case "$v" in '' | *[!0-9]* | 0) echo "smtp.sh: '$v' is not a positive number" >&2; exit 2 ;; esac
 done
+case "$SETTLE" in '' | *[!0-9]*) echo "smtp.sh: --settle '$SETTLE' is not a number" >&2; exit 2 ;; esac
 for tool in python3 cc meson ninja timeout; do
 	command -v "$tool" >/dev/null || { echo "smtp.sh: $tool not found" >&2; exit 2; }
 done
@@ -341,19 +348,42 @@ PY
 )"
 	fi
 	if [ "$target" = postfix ]; then
-		find "$MAILDIR/new" -type f -delete 2>/dev/null || true # keep the directory small
+		# keep the directory small without deleting anything during the runs: deleted inodes
+		# would burden the next target (settle below); the old ones go with $WORK at the end
+		PF_OLD=$((PF_OLD + 1))
+		mv "$MAILDIR/new" "$WORK/pf-old.$PF_OLD"
+		install -d -o nobody -g nogroup -m 0700 "$MAILDIR/new"
+		LAST_FREE=$(date +%s) # Postfix's queue files, made and deleted for every message
 	fi
 	echo "run round=$round target=$target sessions=$s client=$client $first $rest$extra" >>"$RUNS"
 	printf '  %-7s s=%-3s %-7s %s %s\n' "$target" "$s" "$client" "$first" "$rest" >&2
 }
 
+# On ext4 without a journal (this /tmp), a new inode skips every inode freed in the last 60 s
+# (300 s while its inode table block is dirty), and reads the inode table for each one it
+# skips. So files one target deleted slow down the next target's file creation. Before the
+# Postfix and the Yizhan runs of a round: sync, then wait until nothing was deleted for
+# $SETTLE s. Each server still pays for what it deletes itself during its own runs.
+settle() {
+	[ "$SETTLE" = 0 ] && return 0
+	sync
+	local wait=$((LAST_FREE + SETTLE - $(date +%s)))
+	if [ "$wait" -gt 0 ]; then
+		log "  settle: $wait s since the last deletion"
+		sleep "$wait"
+	fi
+}
+LAST_FREE=$(date +%s) # whatever ran before this script (an earlier run's removed directory)
+PF_OLD=0
 for r in $(seq "$ROUNDS"); do
 	log "round $r of $ROUNDS: fsync probe"
 	probe=$(python3 "$ROOT/bench/smtp/fsync_probe.py" "$WORK/probe")
+	LAST_FREE=$(date +%s) # the probe removes its files
 	echo "probe round=$r load=$(cut -d' ' -f1 /proc/loadavg) $probe" >>"$RUNS"
 	log "  $probe"
 	for target in postfix yizhan sink; do
 		log "round $r: $target"
+		[ "$target" = sink ] || settle
 		for s in $SESSIONS; do
 			run_client "$r" "$target" "$s" source
 			run_client "$r" "$target" "$s" smtplat

@@ -120,8 +120,8 @@ static int read_reply_lines(struct conn *c, int *code_r, char *text, size_t text
 		*code_r = (c->in[0] - '0') * 100 + (c->in[1] - '0') * 10 + (c->in[2] - '0');
 		bool more = tl > 3 && c->in[3] == '-';
 		snprintf(line, sizeof(line), "%.*s", (int)(tl > 4 ? tl - 4 : 0), c->in + (tl > 4 ? 4 : tl));
-		if (text)
-			snprintf(text, textsz, "%d %s", *code_r, line);
+		if (text && snprintf(text, textsz, "%d %s", *code_r, line) < 0) /* cut: fine */
+			text[0] = '\0';
 		if (on_line)
 			on_line(ctx, line);
 		total += len;

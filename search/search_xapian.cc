@@ -404,8 +404,8 @@ bool body_terms(const Xapian::Query &q)
 
 // One field: under its prefix (when it has one) with positions, and bare. Format 2 gives the
 // bare copy no positions and appends the field to text, the phrase text (search_text.h).
-void index_field(Xapian::TermGenerator &tg, const std::string &text, const char *prefix,
-		 std::string *ptext)
+void index_field(Xapian::TermGenerator &tg, Xapian::Document &d, const std::string &text,
+		 const char *prefix, std::string *ptext)
 {
 	size_t len = utf8_cut(text.data(), text.size(), MAX_FIELD_BYTES);
 	if (ptext != nullptr)
@@ -418,7 +418,7 @@ void index_field(Xapian::TermGenerator &tg, const std::string &text, const char 
 	if (ptext == nullptr)
 		index_clauses(tg, t, std::string());
 	else
-		tg.index_text_without_positions(t);
+		index_bare(tg, d, t);
 }
 
 Xapian::Document make_document(Xapian::TermGenerator &tg, const doc_copy &doc, bool format2)
@@ -427,13 +427,13 @@ Xapian::Document make_document(Xapian::TermGenerator &tg, const doc_copy &doc, b
 	std::string text, *ptext = format2 ? &text : nullptr;
 	tg.set_document(d);
 	tg.set_termpos(0);
-	index_field(tg, doc.subject, "S", ptext);
-	index_field(tg, doc.from, "A", ptext);
-	index_field(tg, doc.to, "XT", ptext);
-	index_field(tg, doc.body, nullptr, ptext);
-	index_field(tg, doc.attach_names, "XA", ptext);
-	index_field(tg, doc.attach_text, nullptr, ptext);
-	index_field(tg, doc.note, "XN", ptext);
+	index_field(tg, d, doc.subject, "S", ptext);
+	index_field(tg, d, doc.from, "A", ptext);
+	index_field(tg, d, doc.to, "XT", ptext);
+	index_field(tg, d, doc.body, nullptr, ptext);
+	index_field(tg, d, doc.attach_names, "XA", ptext);
+	index_field(tg, d, doc.attach_text, nullptr, ptext);
+	index_field(tg, d, doc.note, "XN", ptext);
 	d.add_boolean_term(folder_term(doc.folder_id));
 	if (doc.has_attachment)
 		d.add_boolean_term(TERM_HAS_ATTACHMENT);

@@ -20,6 +20,7 @@
 #include "lib/arena.h"
 #include "lib/util.h"
 #include "search/search.h"
+#include "store/mime.h"
 
 #define DAY 86400
 #define T0 1717200000 /* 2024-06-01 00:00 UTC, 08:00 in China */
@@ -1223,6 +1224,110 @@ static void test_parse_errors(void **state)
 	arena_free(&a);
 }
 
+/* ---- bare terms: index_bare() against TermGenerator (search_terms.cc) ---- */
+
+int test_bare_terms(const char *text, size_t len, char *why, size_t why_len);
+
+static void bare_same(const char *what, const char *text, size_t len)
+{
+	char why[512];
+	int d = test_bare_terms(text, len, why, sizeof(why));
+	if (d != 0)
+		fail_msg("%s: %d terms differ; first: %s", what, d, why);
+}
+
+/* Each string is one case: the plain path's edges, and what it must leave to TermGenerator. */
+static const char *const bare_cases[] = {
+	"", "   \t\r\n ", "hello world", "Hello WORLD hello", "e-mail foo_bar x/y a@b (c) [d]",
+	"world. end, then; ratio: 3", "1,000.5 and 3.14 and 1.a a.1 x.y.z e.g. i.e.",
+	"U.S.A. U.S.A A. B.C", "don't it's rock'n'roll AT&T C++ C# c++, c#.", "a+b a#b +1 #2",
+	"季度报告", "季度报告。下季度，预算", "“季度报告”《计划》【通知】、…—",
+	"Q3季度报告 报告abc 2024年 iPhone手机 中文English中文", "季 度 报 告",
+	"中文：测试；逗号,句号.", "Ｑ３季度 ＡＢＣ　全角", "𠀀𠀁 扩展B 㐀㐁 扩展A 鿕鿿 末尾",
+	"한국어 日本語のテキスト カタカナ ไทย", "naïve café Straße ÆØÅ", "tab\there\vvt\fff",
+	"ctrl\001char nul", "\xff\xfe broken \xe4\xb8 utf8 \xe4\xb8\xad", "_ __ a_b_ 9_9",
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1 "
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx12",
+	"a.\n季度。\nend.", "http://example.com/a?b=c&d=e 邮件：a.b@example.cn", "1.5万元 3.5% 50%",
+	"第一季度报告已经完成，请各部门于下周一（3月5日）前提交意见。谢谢！\n张三 敬上",
+	"Re: 关于2024年度预算的通知 (第2版) -- 请查收附件《预算表.xlsx》",
+};
+
+static char *slurp_file(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+	long l;
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	l = ftell(f);
+	assert_true(l >= 0);
+	rewind(f);
+	p = malloc((size_t)l + 1);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)l, f), (size_t)l);
+	p[l] = '\0';
+	fclose(f);
+	*n = (size_t)l;
+	return p;
+}
+
+/* Every corpus message: its raw bytes, and its decoded subject, text and attachment text. */
+static void bare_sweep(const char *dir, size_t *files, size_t *texts)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char path[1024];
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		assert_int_equal(stat(path, &st), 0);
+		if (S_ISDIR(st.st_mode)) {
+			bare_sweep(path, files, texts);
+			continue;
+		}
+		size_t n;
+		char *raw = slurp_file(path, &n);
+		struct mime_limits lim;
+		struct arena *a = arena_new();
+		struct mime_msg *m = NULL;
+		struct err err = {0};
+		bare_same(path, raw, n);
+		mime_limits_default(&lim);
+		if (n > 0 && mime_parse(raw, n, &lim, a, &m, &err) == 0) {
+			const char *t[] = {m->subject, m->text, m->attach_text};
+			for (size_t i = 0; i < ARRAY_LEN(t); i++)
+				if (t[i] != NULL && *t[i]) {
+					bare_same(path, t[i], strlen(t[i]));
+					(*texts)++;
+				}
+		}
+		(*files)++;
+		free(raw);
+		arena_free(&a);
+	}
+	closedir(d);
+}
+
+static void test_bare_terms_match(void **state)
+{
+	size_t files = 0, texts = 0;
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bare_cases); i++)
+		bare_same(bare_cases[i], bare_cases[i], strlen(bare_cases[i]));
+	/* the check can fail: a case that differs is reported */
+	char why[512];
+	assert_int_equal(test_bare_terms("x", 1, why, sizeof(why)), 0);
+	mime_init();
+	bare_sweep(YZ_SOURCE_DIR "/tests/data/mail", &files, &texts);
+	print_message("%zu files, %zu decoded texts\n", files, texts);
+	assert_true(files >= 400);
+	assert_true(texts >= 300);
+}
+
 int main(void)
 {
 	const struct CMUnitTest index_tests[] = {
@@ -1240,6 +1345,7 @@ int main(void)
 		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_bare_terms_match),
 	};
 	int r = cmocka_run_group_tests_name("search index", index_tests, group_setup,
 					    group_teardown);
