@@ -108,7 +108,7 @@ bool plain_chunk(const unsigned char *p, const unsigned char *end)
 	return true;
 }
 
-// Count the terms of plain chunk [p, end) of low (ASCII already lower-cased): words of ASCII
+// Count the terms of plain chunk [from, to) of base (ASCII already lower-cased): words of ASCII
 // word characters, and for each run of ideographs every character and every two neighbours.
 void count_chunk(const char *base, size_t from, size_t to, tally &terms)
 {
@@ -145,15 +145,11 @@ void count_chunk(const char *base, size_t from, size_t to, tally &terms)
 
 } // namespace
 
-void index_bare(Xapian::TermGenerator &tg, Xapian::Document &d, const std::string &t)
+void index_bare(Xapian::TermGenerator &tg, Xapian::Document &d, std::string &t)
 {
-	std::string low(t);
-	for (char &c : low)
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c + ('a' - 'A'));
 	tally terms;
 	terms.reserve(t.size() / 8 + 16);
-	const unsigned char *s = (const unsigned char *)t.data();
+	unsigned char *s = (unsigned char *)&t[0];
 	size_t n = t.size();
 	for (size_t i = 0; i < n;) {
 		while (i < n && s[i] < 0x80 && ASCII.c[s[i]] == C_SPACE)
@@ -163,10 +159,14 @@ void index_bare(Xapian::TermGenerator &tg, Xapian::Document &d, const std::strin
 			i++;
 		if (from == i)
 			break;
-		if (plain_chunk(s + from, s + i))
-			count_chunk(low.data(), from, i, terms);
-		else // TermGenerator sees the chunk as given: its acronyms need the upper case
+		if (plain_chunk(s + from, s + i)) {
+			for (size_t k = from; k < i; k++) // in place: the views below point into t
+				if (s[k] >= 'A' && s[k] <= 'Z')
+					s[k] = (unsigned char)(s[k] + ('a' - 'A'));
+			count_chunk(t.data(), from, i, terms);
+		} else { // TermGenerator sees the chunk as given: its acronyms need the upper case
 			tg.index_text_without_positions(Xapian::Utf8Iterator(t.data() + from, i - from));
+		}
 	}
 	for (const auto &kv : terms)
 		d.add_term(std::string(kv.first), kv.second);

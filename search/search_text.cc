@@ -34,8 +34,15 @@ std::string normalise(const char *s, size_t n)
 	std::string out;
 	out.reserve(n);
 	for (size_t i = 0; i < n; i++) {
+		size_t j = i; // copy up to the next byte that may start one of the three, at once
+		while (j < n && (unsigned char)s[j] != 0xEF && (unsigned char)s[j] != 0xE3)
+			j++;
+		out.append(s + i, j - i);
+		i = j;
+		if (i == n)
+			break;
 		unsigned char c = (unsigned char)s[i];
-		if ((c == 0xEF || c == 0xE3) && i + 2 < n) {
+		if (i + 2 < n) {
 			unsigned char c1 = (unsigned char)s[i + 1], c2 = (unsigned char)s[i + 2];
 			if (c == 0xEF && c1 == 0xBC && c2 >= 0x81 && c2 <= 0xBF) { // U+FF01..U+FF3F
 				out += (char)(c2 - 0x60);

@@ -54,8 +54,9 @@ struct text_plan {
 
 // Index normalised text t into d without positions, as tg.index_text_without_positions(t)
 // would (CJK n-gram mode, no stemming, no prefix; tg's document is d): plain chunks of the
-// text are counted here, term by term, the rest goes to tg (search_terms.cc).
-void index_bare(Xapian::TermGenerator &tg, Xapian::Document &d, const std::string &t);
+// text are counted here, term by term, the rest goes to tg (search_terms.cc). The plain
+// chunks of t are lower-cased in place.
+void index_bare(Xapian::TermGenerator &tg, Xapian::Document &d, std::string &t);
 
 // The text part of a search into plan. plan->hl is the query as parsed, before the CJK
 // fix-ups: its phrases are what MSet::snippet() highlights as one span. defer: phrase checks

@@ -23,7 +23,7 @@ Xapian::Document by_termgenerator(const std::string &t)
 	return d;
 }
 
-Xapian::Document by_index_bare(const std::string &t)
+Xapian::Document by_index_bare(std::string t)
 {
 	Xapian::TermGenerator tg;
 	Xapian::Document d;
