@@ -369,7 +369,7 @@ settle() {
 	sync
 	local wait=$((LAST_FREE + SETTLE - $(date +%s)))
 	if [ "$wait" -gt 0 ]; then
-		log "  settle: $wait s since the last deletion"
+		log "  settle: waiting $wait s for the last deleted inodes to age"
 		sleep "$wait"
 	fi
 }
