@@ -3,10 +3,10 @@
 // search/search.h: no exception is caught here.
 //
 // Why: a format 2 document's bare copies (the body above all) have no positions, and
-// TermGenerator spent most of its time there decoding every character, looking up its
-// Unicode category and adding each occurrence to the document's term map, one std::map
-// lookup per occurrence (bench/store.sh and bench/smtp.sh profiles: a fifth of the indexing
-// CPU). Here the text is split at ASCII white space into chunks. A chunk made only of ASCII
+// TermGenerator spent its time there decoding every character, looking up its Unicode
+// category and adding each occurrence to the document's term map (a fifth of the daemon's
+// CPU in a bench/smtp.sh profile; on mail of real words most of the cost stays in Xapian's
+// work per distinct term, so bench/store.sh gains little). Here the text is split at ASCII white space into chunks. A chunk made only of ASCII
 // word characters, plain separators and the common CJK ideographs and punctuation is
 // tokenised byte-wise, its terms counted in a hash table, and each distinct term is added
 // once with its count as wdf. Any other chunk goes to TermGenerator as before, so every rule
@@ -16,7 +16,6 @@
 // and wdf by wdf.
 #include "search/search_text.h"
 
-#include <cstring>
 #include <string_view>
 #include <unordered_map>
 
@@ -108,11 +107,11 @@ bool plain_chunk(const unsigned char *p, const unsigned char *end)
 	return true;
 }
 
-// Count the terms of plain chunk [from, to) of base (ASCII already lower-cased): words of ASCII
-// word characters, and for each run of ideographs every character and every two neighbours.
-void count_chunk(const char *base, size_t from, size_t to, tally &terms)
+// Count the terms of plain chunk [from, to) of base, lower-casing its ASCII in place: words
+// of ASCII word characters, and for each run of ideographs every character and every two neighbours.
+void count_chunk(char *base, size_t from, size_t to, tally &terms)
 {
-	const unsigned char *s = (const unsigned char *)base;
+	unsigned char *s = (unsigned char *)base;
 	size_t i = from;
 	while (i < to) {
 		unsigned char b = s[i];
@@ -122,8 +121,9 @@ void count_chunk(const char *base, size_t from, size_t to, tally &terms)
 				continue;
 			}
 			size_t w = i;
-			while (i < to && s[i] < 0x80 && ASCII.c[s[i]] == C_WORD)
-				i++;
+			for (; i < to && s[i] < 0x80 && ASCII.c[s[i]] == C_WORD; i++)
+				if (s[i] >= 'A' && s[i] <= 'Z') // in place: the views point into it
+					s[i] = (unsigned char)(s[i] + ('a' - 'A'));
 			if (i - w <= MAX_WORD_BYTES)
 				terms[std::string_view(base + w, i - w)]++;
 			continue;
@@ -160,10 +160,7 @@ void index_bare(Xapian::TermGenerator &tg, Xapian::Document &d, std::string &t)
 		if (from == i)
 			break;
 		if (plain_chunk(s + from, s + i)) {
-			for (size_t k = from; k < i; k++) // in place: the views below point into t
-				if (s[k] >= 'A' && s[k] <= 'Z')
-					s[k] = (unsigned char)(s[k] + ('a' - 'A'));
-			count_chunk(t.data(), from, i, terms);
+			count_chunk(&t[0], from, i, terms);
 		} else { // TermGenerator sees the chunk as given: its acronyms need the upper case
 			tg.index_text_without_positions(Xapian::Utf8Iterator(t.data() + from, i - from));
 		}

@@ -21,6 +21,7 @@
 #include "lib/util.h"
 #include "search/search.h"
 #include "store/mime.h"
+#include "tests/unit/mime_fixture.h"
 
 #define DAY 86400
 #define T0 1717200000 /* 2024-06-01 00:00 UTC, 08:00 in China */
@@ -1044,7 +1045,7 @@ static const struct {
 	int colour;
 	bool att;
 	int64_t after, before;
-} parse_ok[] = {
+} parse_good[] = {
 	{.q = "", .text = ""},
 	{.q = " \t ", .text = ""},
 	{.q = "hello world", .text = "hello world"},
@@ -1108,23 +1109,23 @@ static void test_parse_ok(void **state)
 {
 	struct arena *a = arena_new();
 	(void)state;
-	for (size_t i = 0; i < ARRAY_LEN(parse_ok); i++) {
+	for (size_t i = 0; i < ARRAY_LEN(parse_good); i++) {
 		struct search_parsed p;
 		struct err err = {0};
-		if (search_query_parse(parse_ok[i].q, 480, a, &p, &err) < 0)
-			fail_msg("parse \"%s\": %s", parse_ok[i].q, err.msg);
-		if (strcmp(p.text, parse_ok[i].text) != 0)
-			fail_msg("parse \"%s\": text \"%s\", want \"%s\"", parse_ok[i].q, p.text,
-				 parse_ok[i].text);
-		if (parse_ok[i].folder == NULL)
+		if (search_query_parse(parse_good[i].q, 480, a, &p, &err) < 0)
+			fail_msg("parse \"%s\": %s", parse_good[i].q, err.msg);
+		if (strcmp(p.text, parse_good[i].text) != 0)
+			fail_msg("parse \"%s\": text \"%s\", want \"%s\"", parse_good[i].q, p.text,
+				 parse_good[i].text);
+		if (parse_good[i].folder == NULL)
 			assert_null(p.folder);
 		else
-			assert_string_equal(p.folder, parse_ok[i].folder);
-		assert_int_equal(p.is, parse_ok[i].is);
-		assert_int_equal(p.colour, parse_ok[i].colour);
-		assert_int_equal(p.has_attachment, parse_ok[i].att);
-		assert_int_equal(p.after, parse_ok[i].after);
-		assert_int_equal(p.before, parse_ok[i].before);
+			assert_string_equal(p.folder, parse_good[i].folder);
+		assert_int_equal(p.is, parse_good[i].is);
+		assert_int_equal(p.colour, parse_good[i].colour);
+		assert_int_equal(p.has_attachment, parse_good[i].att);
+		assert_int_equal(p.after, parse_good[i].after);
+		assert_int_equal(p.before, parse_good[i].before);
 	}
 	/* the zone moves midnight: UTC and UTC-5 */
 	struct search_parsed p;
@@ -1253,55 +1254,41 @@ static const char *const bare_cases[] = {
 	"Re: 关于2024年度预算的通知 (第2版) -- 请查收附件《预算表.xlsx》",
 };
 
-static char *slurp_file(const char *path, size_t *n)
+/* Every corpus message under tests/data/mail/REL: its raw bytes, and its decoded subject,
+ * text and attachment text. */
+static void bare_sweep(const char *rel, size_t *files, size_t *texts)
 {
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	long l;
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	l = ftell(f);
-	assert_true(l >= 0);
-	rewind(f);
-	p = malloc((size_t)l + 1);
-	assert_non_null(p);
-	assert_int_equal(fread(p, 1, (size_t)l, f), (size_t)l);
-	p[l] = '\0';
-	fclose(f);
-	*n = (size_t)l;
-	return p;
-}
-
-/* Every corpus message: its raw bytes, and its decoded subject, text and attachment text. */
-static void bare_sweep(const char *dir, size_t *files, size_t *texts)
-{
-	DIR *d = opendir(dir);
+	char path[1024];
+	DIR *d;
 	struct dirent *e;
+
+	snprintf(path, sizeof(path), "%s%s", DATA, rel);
+	d = opendir(path);
 	assert_non_null(d);
 	while ((e = readdir(d)) != NULL) {
-		char path[1024];
+		char sub[512];
 		struct stat st;
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+		snprintf(path, sizeof(path), "%s%s", DATA, sub);
 		assert_int_equal(stat(path, &st), 0);
 		if (S_ISDIR(st.st_mode)) {
-			bare_sweep(path, files, texts);
+			bare_sweep(sub, files, texts);
 			continue;
 		}
 		size_t n;
-		char *raw = slurp_file(path, &n);
-		struct mime_limits lim;
+		char *raw = slurp(sub, &n);
+		struct mime_limits lim = deflim();
 		struct arena *a = arena_new();
 		struct mime_msg *m = NULL;
 		struct err err = {0};
-		bare_same(path, raw, n);
-		mime_limits_default(&lim);
+		bare_same(sub, raw, n);
 		if (n > 0 && mime_parse(raw, n, &lim, a, &m, &err) == 0) {
 			const char *t[] = {m->subject, m->text, m->attach_text};
 			for (size_t i = 0; i < ARRAY_LEN(t); i++)
 				if (t[i] != NULL && *t[i]) {
-					bare_same(path, t[i], strlen(t[i]));
+					bare_same(sub, t[i], strlen(t[i]));
 					(*texts)++;
 				}
 		}
@@ -1322,7 +1309,7 @@ static void test_bare_terms_match(void **state)
 	char why[512];
 	assert_int_equal(test_bare_terms("x", 1, why, sizeof(why)), 0);
 	mime_init();
-	bare_sweep(YZ_SOURCE_DIR "/tests/data/mail", &files, &texts);
+	bare_sweep("", &files, &texts);
 	print_message("%zu files, %zu decoded texts\n", files, texts);
 	assert_true(files >= 400);
 	assert_true(texts >= 300);
