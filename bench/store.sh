@@ -4,6 +4,7 @@
 #
 # Usage: bench/store.sh [--count N] [--record] [--keep] [--dir DIR] [--build DIR]
 #                       [--repeats N] [--nm-repeats N] [--seconds S] [--perf] [--no-notmuch]
+#                       [--no-floor]
 #   --count N         messages in the generated corpus (default 100000)
 #   --record          rewrite the results block of the mail store section of docs/BENCHMARKS.md
 #   --keep            keep the temporary directory (corpus, data dir, notmuch database)
@@ -17,10 +18,14 @@
 #   --perf            perf record (DWARF call graphs, 49 Hz) the import and bench-mail into
 #                     the results directory (about 0.5 GB at 100k)
 #   --no-notmuch      leave the notmuch half out
+#   --no-floor        leave out the Xapian floor (BUILD/bench/bench-xapian-floor, below)
 #
 # Steps: bench/gen_corpus.py writes the corpus (deterministic seed) as a Maildir; yizhan
 # init + user add + import (store, then index) with its own rates; BUILD/bench/bench-mail
-# (bench/mailbench.c) measures list pages and searches in-process; then notmuch, with its own
+# (bench/mailbench.c) measures list pages and searches in-process; BUILD/bench/bench-xapian-floor
+# (bench/xapian_floor.cc) writes the documents of the index just built into new databases with
+# Xapian alone (as many threads as the index has shards, each committing as often as a shard),
+# the floor under yizhan's indexer on this machine; then notmuch, with its own
 # config (NOTMUCH_CONFIG) and its database in the temporary directory, runs `notmuch new`
 # on the same Maildir and `notmuch count` / `notmuch search` for the same queries.
 # Raw output goes to bench/results/DATE-store/ (not committed). Needs python3 (stdlib only),
@@ -39,6 +44,7 @@ NM_REPEATS=50
 SECONDS_PER=5
 PERF=0
 NOTMUCH=1
+FLOOR=1
 ARGS="$*"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -52,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--seconds) SECONDS_PER=$2; shift ;;
 	--perf) PERF=1 ;;
 	--no-notmuch) NOTMUCH=0 ;;
+	--no-floor) FLOOR=0 ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) echo "store.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -79,13 +86,14 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 	log "meson setup $BUILD --buildtype=release -Dtests=false"
 	meson setup "$BUILD" "$ROOT" --buildtype=release -Dtests=false >/dev/null
 fi
-if ! NINJA_OUT=$(ninja -C "$BUILD" server/yizhan bench/bench-mail 2>&1); then
+if ! NINJA_OUT=$(ninja -C "$BUILD" server/yizhan bench/bench-mail bench/bench-xapian-floor 2>&1); then
 	printf '%s\n' "$NINJA_OUT" | tail -n 30 >&2
 	echo "store.sh: the build failed (ninja -C $BUILD)" >&2
 	exit 1
 fi
 YZ="$BUILD/server/yizhan"
 MB="$BUILD/bench/bench-mail"
+XF="$BUILD/bench/bench-xapian-floor"
 
 mkdir -p "$PARENT"
 WORK=$(mktemp -d "$PARENT/yz-store.XXXXXX")
@@ -176,6 +184,21 @@ if [ "$STORED" -gt 0 ]; then
 		[ -f "$d/XAPIANDB" ] && echo "index_shards=$(grep -c '^auto ' "$d/XAPIANDB")" \
 			>>"$RES/yizhan-sizes.txt"
 	done
+	IDX=$(ls -d "$DATA"/accounts/*/*/index 2>/dev/null | head -n 1)
+	if [ "$FLOOR" = 1 ] && [ -n "$IDX" ]; then
+		FSH=$(awk -F= '/^index_shards=/ {print $2; exit}' "$RES/yizhan-sizes.txt")
+		FB=$((512 / ${FSH:-1})) # search/index.c: DRAIN_BATCH jobs per commit, spread over the shards
+		log "xapian floor: the same documents, Xapian alone (${FSH:-1} threads, $FB per commit)"
+		t0=$(now)
+		set +e
+		timeout "$T_IMPORT" "$XF" "$IDX" "$WORK/floor" "${FSH:-1}" "$FB" >"$RES/floor.txt" \
+			2>"$RES/floor.err"
+		FL_RC=$?
+		set -e
+		rm -rf "$WORK/floor"
+		phase "xapian floor" "$t0"
+		[ "$FL_RC" = 0 ] || log "xapian floor failed (exit $FL_RC): $(tail -n 3 "$RES/floor.err")"
+	fi
 else
 	log "yizhan stored nothing: $(sed -n 's/^  //p' "$RES/import.out" | head -n 1)"
 fi
@@ -308,6 +331,9 @@ info = next((kv(l) for l in mb if l.startswith("info ")), {})
 lists = [kv(l) for l in mb if l.startswith("list ")]
 searches = [kv(l) for l in mb if l.startswith("search ")]
 sizes = dict(l.split("=", 1) for l in read("yizhan-sizes.txt").splitlines() if "=" in l)
+floor = {}
+for l in read("floor.txt").splitlines():
+    floor.update(kv(l))
 
 # notmuch
 nmnew = read("notmuch-new.out")
@@ -346,6 +372,13 @@ if m:
             cx.group(1), cx.group(2), cx.group(3)))
     P("| import + index, wall clock | **%.0f messages/s** (%s s) | **%.0f messages/s** (`notmuch new`, %s s) |" % (
         yz_rate, f1(wall), nm_rate, f1(nm_wall)))
+    if floor.get("write_cpu_us_per_doc"):
+        P("| floor: Xapian alone writing the same documents (`bench-xapian-floor`, %s threads) | "
+          "%s ms CPU per document (%s terms each, %s ns a term), at most **%s docs/s** on %s cores "
+          "with nothing else running | — |" % (
+              floor["threads"], f2(float(floor["write_cpu_us_per_doc"]) / 1000), floor["terms_per_doc"],
+              floor["write_cpu_ns_per_term"], floor["write_only_docs_per_s_on_%s_cores" % floor["threads"]],
+              floor["threads"]))
     ib = int(info.get("index_bytes", sizes.get("index_dir_bytes", 0)) or 0)
     P("| index size ÷ mail size | **%s** (%.0f MB Xapian) | %s (%.0f MB) |" % (
         f2(ib / mail_bytes) if mail_bytes else "?", ib / 1e6,
@@ -407,7 +440,9 @@ if searches or nms:
 P("Goals (from the issue):")
 P("")
 if m:
-    P("- import + index ≥ 1,000 messages/s: **%.0f** (%s)." % (yz_rate, goal(yz_rate >= 1000)))
+    P("- import + index ≥ 1,000 messages/s: **%.0f** (%s)%s." % (yz_rate, goal(yz_rate >= 1000),
+      "; Xapian's own writing of these documents alone allows at most %s/s here" % floor[
+          "write_only_docs_per_s_on_%s_cores" % floor["threads"]] if floor.get("threads") else ""))
     if nm_rate:
         P("- import + index ≥ 2× notmuch: **%.2f×** (%s)." % (yz_rate / nm_rate, goal(yz_rate >= 2 * nm_rate)))
     ib = int(info.get("index_bytes", sizes.get("index_dir_bytes", 0)) or 0)
