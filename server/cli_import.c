@@ -462,10 +462,12 @@ static bool is_dir(const char *path)
 static bool is_maildir(const char *path)
 {
 	char p[4200];
-	snprintf(p, sizeof(p), "%s/cur", path);
+	if ((size_t)snprintf(p, sizeof(p), "%s/cur", path) >= sizeof(p))
+		return false; /* too long a path to be one we can read */
 	if (is_dir(p))
 		return true;
-	snprintf(p, sizeof(p), "%s/new", path);
+	if ((size_t)snprintf(p, sizeof(p), "%s/new", path) >= sizeof(p))
+		return false;
 	return is_dir(p);
 }
 
@@ -591,8 +593,8 @@ static int64_t du(const char *path, int depth)
 		char **names = list_dir(path, true, &n);
 		for (size_t i = 0; i < n; i++) {
 			char p[4300];
-			snprintf(p, sizeof(p), "%s/%s", path, names[i]);
-			total += du(p, depth + 1);
+			if ((size_t)snprintf(p, sizeof(p), "%s/%s", path, names[i]) < sizeof(p))
+				total += du(p, depth + 1); /* a longer one is left out of the total */
 		}
 		free_list(names, n);
 	}

@@ -853,11 +853,13 @@ class Pipelining(unittest.TestCase):
                         raise AssertionError(t)
                     with lock:
                         qids.append(qid_of(t[0]))
+                        per[n].append(qids[-1])
                 r.cmd("QUIT")
                 r.close()
             except Exception as e:  # noqa: BLE001 - reported below
                 with lock:
                     errors.append(repr(e))
+        per = [[] for _ in range(20)]
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
         t0 = time.monotonic()
         for t in threads:
@@ -872,6 +874,13 @@ class Pipelining(unittest.TestCase):
         self.assertTrue(wait_for(lambda: want <= {r[3]["qid"] for r in
                                                   audit(SRV, "mail.accepted")}, 30),
                         "accepted messages missing from the audit trail")
+        # the audit thread writes what is queued in one transaction: still one record per
+        # message, and each session's records in the order its messages were accepted
+        order = [r[3]["qid"] for r in audit(SRV, "mail.accepted") if r[3]["qid"] in want]
+        self.assertEqual(len(order), 200, "an accepted message has more than one record")
+        pos = {q: k for k, q in enumerate(order)}
+        for n in range(20):
+            self.assertEqual(per[n], sorted(per[n], key=pos.get), "session %d out of order" % n)
         print("\n    200 messages over 20 sessions: %.2f s" % elapsed, end=" ")
 
     def test_replies_come_together(self):
