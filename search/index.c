@@ -137,19 +137,11 @@ static int run_job(struct mailbox *mb, struct search_db *sdb, const struct mail_
 	}
 }
 
-/* Batches are pipelined: batch k's commit runs on the shards' threads while this thread reads
- * and parses batch k + 1, and batch k leaves the queue once its commit is durable (waited for
- * after batch k + 1 has been handed over). Waiting for each commit before the next batch left
- * both cores idle in turn: this thread while the shards committed, the shards while it
- * parsed the first mails of the next batch. */
 int search_index_drain(struct mailbox *mb, size_t max, size_t *done_r, struct err *err)
 {
 	struct search_db *sdb = NULL;
 	char dir[1200];
-	size_t done = 0, inflight = 0;
-	int64_t after = 0, inflight_seq = 0;
-	uint64_t inflight_ticket = 0;
-	bool more = true;
+	size_t done = 0;
 	int ret = -1;
 
 	*done_r = 0;
@@ -158,43 +150,32 @@ int search_index_drain(struct mailbox *mb, size_t max, size_t *done_r, struct er
 	index_dir(mb, dir, sizeof(dir));
 	if (search_open(dir, true, shards_of(mb), &sdb, err) < 0)
 		return -1;
-	while (more || inflight > 0) {
+	while (max == 0 || done < max) {
 		struct arena *a = arena_new();
-		struct mail_index_job *jobs = NULL;
-		size_t n = 0, want = DRAIN_BATCH;
-		uint64_t ticket = 0;
-		if (max && max - done - inflight < want)
-			want = max - done - inflight;
-		if (want == 0)
-			more = false;
-		if (more) {
-			if (mail_index_jobs(mb, after, want, a, &jobs, &n, err) < 0)
-				goto fail;
-			for (size_t i = 0; i < n; i++)
-				if (run_job(mb, sdb, &jobs[i], err) < 0)
-					goto fail;
-			if (n > 0 && search_commit_start(sdb, &ticket, err) < 0)
-				goto fail;
-			more = n == want;
+		struct mail_index_job *jobs;
+		size_t n, want = DRAIN_BATCH;
+		if (max && max - done < want)
+			want = max - done;
+		if (mail_index_jobs(mb, want, a, &jobs, &n, err) < 0) {
+			arena_free(&a);
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (run_job(mb, sdb, &jobs[i], err) < 0) {
+				arena_free(&a);
+				goto out;
+			}
 		}
 		/* the queue shrinks only after the index has the changes */
-		if (inflight > 0) {
-			if (search_commit_wait(sdb, inflight_ticket, err) < 0 ||
-			    mail_index_done(mb, inflight_seq, err) < 0)
-				goto fail;
-			done += inflight;
-			inflight = 0;
-		}
-		if (n > 0) {
-			inflight = n;
-			inflight_ticket = ticket;
-			inflight_seq = after = jobs[n - 1].seq;
+		if (n > 0 && (search_commit(sdb, err) < 0 ||
+			      mail_index_done(mb, jobs[n - 1].seq, err) < 0)) {
+			arena_free(&a);
+			goto out;
 		}
 		arena_free(&a);
-		continue;
-	fail:
-		arena_free(&a);
-		goto out;
+		done += n;
+		if (n < want)
+			break;
 	}
 	ret = 0;
 out:

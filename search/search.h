@@ -80,15 +80,6 @@ int search_delete(struct search_db *db, int64_t id,
 int search_set_folder(struct search_db *db, int64_t id, int64_t folder_id,
 		      struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 int search_commit(struct search_db *db, struct err *err) SEARCH_NOEXCEPT YZ_WUR;
-/* The same in two steps, so that the caller can go on (put the next documents) while the
- * shards commit: start hands every shard a commit and returns its ticket; wait returns once
- * the commit of that ticket is durable in every shard, or its failure (then, as after a
- * failed search_commit(), the changes since the last good commit may be lost). With one
- * shard, start commits at once and wait does nothing. */
-int search_commit_start(struct search_db *db, uint64_t *ticket,
-			struct err *err) SEARCH_NOEXCEPT YZ_WUR;
-int search_commit_wait(struct search_db *db, uint64_t ticket,
-		       struct err *err) SEARCH_NOEXCEPT YZ_WUR;
 /* Writers: commit, then rewrite the index compactly and carry on with the new copy. Indexing
  * mail by mail leaves the B-trees' blocks partly filled; compacting takes about a third off
  * the index, so run it after a bulk (re)index and now and then. Needs free space the size of

@@ -83,7 +83,7 @@ enum class job_op { PUT, DELETE, COMMIT };
 
 struct job {
 	job_op op;
-	Xapian::docid did; // the shard's own docid; for COMMIT, its ticket (search_commit_start)
+	Xapian::docid did; // the shard's own docid
 	std::unique_ptr<doc_copy> doc;
 };
 
@@ -100,9 +100,6 @@ struct shard {
 	std::deque<job> q;
 	bool busy = false, stop = false;
 	struct err failed = {}; // the first failure since the last commit, read once idle
-	// The ticket of the last COMMIT job run, and of the first one run while failed (0:
-	// none): what search_commit_wait() looks at while the thread goes on with later jobs.
-	uint64_t committed = 0, bad_commit = 0;
 };
 
 } // namespace
@@ -113,7 +110,6 @@ struct search_db {
 	bool by_text = false; // format 2: bare phrases are checked on the documents' text
 	std::vector<std::unique_ptr<shard>> shards; // writers only, in the order XAPIANDB lists them
 	std::string dir;
-	uint64_t tickets = 0; // COMMIT jobs handed to every shard so far (search_commit_start)
 };
 
 namespace {
@@ -572,11 +568,6 @@ void worker_main(shard *sh)
 		run_job(*sh, j);
 		j.doc.reset(); // free the text outside the lock
 		lk.lock();
-		if (j.op == job_op::COMMIT) {
-			sh->committed = j.did;
-			if (sh->failed.code != ERR_OK && sh->bad_commit == 0)
-				sh->bad_commit = j.did;
-		}
 		sh->busy = false;
 		sh->idle.notify_all();
 	}
@@ -632,7 +623,6 @@ int take_failure(search_db *s, struct err *err)
 			ret = -1;
 		}
 		sh->failed = {};
-		sh->bad_commit = 0;
 	}
 	return ret;
 }
@@ -677,60 +667,17 @@ void stop_workers(search_db *s)
 // Commit every shard (at once, each on its own thread) and report the first failure.
 int commit_all(search_db *s, struct err *err)
 {
-	Xapian::docid t = (Xapian::docid)++s->tickets;
 	if (!threaded(s))
-		return submit(s, *s->shards[0], job{job_op::COMMIT, t, nullptr}, err);
+		return submit(s, *s->shards[0], job{job_op::COMMIT, 0, nullptr}, err);
 	quiesce(s);
 	if (take_failure(s, err) < 0)
 		return -1;
 	for (auto &sh : s->shards) {
 		struct err ignored;
-		(void)submit(s, *sh, job{job_op::COMMIT, t, nullptr}, &ignored);
+		(void)submit(s, *sh, job{job_op::COMMIT, 0, nullptr}, &ignored);
 	}
 	quiesce(s);
 	return take_failure(s, err);
-}
-
-// Hand every shard a COMMIT job without waiting for it: the shards commit on their threads
-// while the caller prepares what comes next. A shard that has failed refuses the job (submit),
-// and the wait reports it.
-int commit_start(search_db *s, uint64_t *ticket, struct err *err)
-{
-	if (!threaded(s)) {
-		*ticket = 0;
-		return commit_all(s, err);
-	}
-	Xapian::docid t = (Xapian::docid)++s->tickets;
-	*ticket = t;
-	for (auto &sh : s->shards) {
-		struct err ignored;
-		(void)submit(s, *sh, job{job_op::COMMIT, t, nullptr}, &ignored);
-	}
-	return 0;
-}
-
-// Wait until every shard has run the COMMIT job of ticket (or has stopped short of it), then
-// report the first failure: one before that commit, or a shard that never ran it. Then the
-// shards are quiesced and their failures cleared, as after commit_all().
-int commit_wait(search_db *s, uint64_t ticket, struct err *err)
-{
-	bool bad = false;
-	if (!threaded(s) || ticket == 0)
-		return 0;
-	for (auto &sh : s->shards) {
-		std::unique_lock<std::mutex> lk(sh->mu);
-		sh->idle.wait(lk, [&sh, ticket] {
-			return sh->committed >= ticket || (sh->q.empty() && !sh->busy);
-		});
-		if (sh->committed < ticket || (sh->bad_commit != 0 && sh->bad_commit <= ticket))
-			bad = true;
-	}
-	if (!bad)
-		return 0;
-	quiesce(s);
-	if (take_failure(s, err) == 0)
-		err_set(err, ERR_INTERNAL, "search commit: a shard did not commit");
-	return -1;
 }
 
 // A database directory d that is missing while d.old exists is a compaction between its two
@@ -1069,21 +1016,6 @@ int search_commit(struct search_db *db, struct err *err) noexcept
 	if (check_writer(db, err) < 0)
 		return -1;
 	return commit_all(db, err);
-}
-
-int search_commit_start(struct search_db *db, uint64_t *ticket, struct err *err) noexcept
-{
-	*ticket = 0;
-	if (check_writer(db, err) < 0)
-		return -1;
-	return commit_start(db, ticket, err);
-}
-
-int search_commit_wait(struct search_db *db, uint64_t ticket, struct err *err) noexcept
-{
-	if (check_writer(db, err) < 0)
-		return -1;
-	return commit_wait(db, ticket, err);
 }
 
 unsigned search_shards(struct search_db *db) noexcept

@@ -341,9 +341,9 @@ struct mail_index_job {
 	int64_t seq, message_id;
 	enum mail_index_op op;
 };
-/* Up to max jobs with seq > after, oldest first. */
-int mail_index_jobs(struct mailbox *mb, int64_t after, size_t max, struct arena *a,
-		    struct mail_index_job **v_r, size_t *n_r, struct err *err) YZ_WUR;
+/* Up to max jobs, oldest first. */
+int mail_index_jobs(struct mailbox *mb, size_t max, struct arena *a, struct mail_index_job **v_r,
+		    size_t *n_r, struct err *err) YZ_WUR;
 /* Remove jobs with seq <= upto (after the index committed them). */
 int mail_index_done(struct mailbox *mb, int64_t upto, struct err *err) YZ_WUR;
 /* Empty the queue and queue every live message again (reindex). */

@@ -819,19 +819,17 @@ int mail_correspondents(struct mailbox *mb, const char *prefix, size_t limit, st
 
 /* ---- the index queue ---- */
 
-int mail_index_jobs(struct mailbox *mb, int64_t after, size_t max, struct arena *a,
-		    struct mail_index_job **v_r, size_t *n_r, struct err *err)
+int mail_index_jobs(struct mailbox *mb, size_t max, struct arena *a, struct mail_index_job **v_r,
+		    size_t *n_r, struct err *err)
 {
 	struct mail_index_job *v = arena_alloc(a, (max ? max : 1) * sizeof(*v));
 	sqlite3_stmt *s;
 	size_t n = 0;
 
-	if (db_prepare(mb->db,
-		       "SELECT seq, message_id, op FROM index_queue WHERE seq > ? ORDER BY seq LIMIT ?",
-		       &s, err) < 0)
+	if (db_prepare(mb->db, "SELECT seq, message_id, op FROM index_queue ORDER BY seq LIMIT ?", &s,
+		       err) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, after);
-	sqlite3_bind_int64(s, 2, (int64_t)max);
+	sqlite3_bind_int64(s, 1, (int64_t)max);
 	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
 		v[n].seq = sqlite3_column_int64(s, 0);
 		v[n].message_id = sqlite3_column_int64(s, 1);

@@ -377,7 +377,7 @@ static void index_catch_up(struct sctx *x)
 	if (mail_index_pending(s->mb) > 0) {
 		struct mail_index_job *jobs;
 		size_t n;
-		if (mail_index_jobs(s->mb, 0, 100000, x->c->a, &jobs, &n, &err) == 0 && n) {
+		if (mail_index_jobs(s->mb, 100000, x->c->a, &jobs, &n, &err) == 0 && n) {
 			x->pending = arena_alloc(x->c->a, n * sizeof(*x->pending));
 			for (size_t i = 0; i < n; i++)
 				x->pending[x->npending++] = jobs[i].message_id;

@@ -960,66 +960,6 @@ static void test_shards(void **state)
 	fx_close(&f);
 }
 
-/* search_commit_start() / search_commit_wait(): a commit handed to the shards while the next
- * documents go in; once its wait returns, a new reader sees what was put before it, and the
- * documents put after it only after their own commit. */
-static void test_commit_pipelined(void **state)
-{
-	struct fx f;
-	struct err err = {0};
-	struct search_db *r = NULL;
-	uint64_t t1 = 0, t2 = 0;
-	(void)state;
-	fx_empty(&f, 2); /* 3 shards, each on its own thread */
-	for (int64_t id = 1; id <= 60; id++) {
-		char body[64];
-		snprintf(body, sizeof(body), "流水线 batch%d", id <= 30 ? 1 : 2);
-		struct search_doc d = {.id = id, .folder_id = 1, .date = T0 + id, .body = body};
-		assert_int_equal(search_put(f.db, &d, &err), 0);
-		if (id == 30)
-			assert_int_equal(search_commit_start(f.db, &t1, &err), 0);
-	}
-	assert_true(t1 > 0);
-	assert_int_equal(search_commit_wait(f.db, t1, &err), 0);
-	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
-	struct search_query q1 = {.text = "batch1", .limit = MAXW};
-	int64_t ids[MAXW];
-	size_t total = 0;
-	assert_int_equal(run_ids(r, f.a, &q1, ids, &total), MAXW);
-	assert_int_equal(total, 30);
-	assert_int_equal(search_count(r), 30); /* nothing of batch 2 yet */
-	search_close(&r);
-	assert_int_equal(search_commit_start(f.db, &t2, &err), 0);
-	assert_true(t2 > t1);
-	assert_int_equal(search_commit_wait(f.db, t2, &err), 0);
-	assert_int_equal(search_commit_wait(f.db, t1, &err), 0); /* an older ticket: done */
-	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
-	assert_int_equal(search_count(r), 60);
-	struct search_query q2 = {.text = "batch2", .limit = MAXW};
-	assert_int_equal(run_ids(r, f.a, &q2, ids, &total), MAXW);
-	assert_int_equal(total, 30);
-	search_close(&r);
-	/* a reader handle is not a writer */
-	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
-	assert_int_equal(search_commit_start(r, &t1, &err), -1);
-	search_close(&r);
-	fx_close(&f);
-
-	/* one shard: start commits at once, the wait has nothing to wait for */
-	snprintf(f.dir, sizeof(f.dir), "/tmp/yz-search-XXXXXX");
-	assert_non_null(mkdtemp(f.dir));
-	f.a = arena_new();
-	assert_int_equal(search_open(f.dir, true, 1, &f.db, &err), 0);
-	struct search_doc d = {.id = 7, .folder_id = 1, .date = T0, .body = "单分片 batch1"};
-	assert_int_equal(search_put(f.db, &d, &err), 0);
-	assert_int_equal(search_commit_start(f.db, &t1, &err), 0);
-	assert_int_equal(search_open(f.dir, false, 0, &r, &err), 0);
-	assert_int_equal(search_count(r), 1);
-	search_close(&r);
-	assert_int_equal(search_commit_wait(f.db, t1, &err), 0);
-	fx_close(&f);
-}
-
 /* ---- readers, writers, locks ---- */
 
 static void test_readers_and_locks(void **state)
@@ -1390,7 +1330,6 @@ int main(void)
 		cmocka_unit_test(test_readers_and_locks),
 		cmocka_unit_test(test_compact),
 		cmocka_unit_test(test_shards),
-		cmocka_unit_test(test_commit_pipelined),
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_bare_terms_match),
