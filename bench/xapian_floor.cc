@@ -11,7 +11,7 @@
 // (its terms with their wdf, its positions, values and data) and writes it into its own new
 // glass database with replace_document (as yizhan does), committing every BATCH documents
 // and once at the end. The reading and rebuilding is timed on its own (thread CPU time) and
-// taken out: what is left, write_cpu, is Xapian's add_document and commit work for exactly
+// taken out: what is left, write_cpu, is Xapian's replace_document and commit work for exactly
 // these documents on this machine. Nothing of yizhan is in it, so it is the floor under
 // yizhan's own indexer, which does that work and more (parsing, text, Document::add_term).
 #include <xapian.h>
@@ -50,7 +50,7 @@ double now()
 	return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-Xapian::Document rebuild(const Xapian::Database &db, Xapian::docid did, size_t *postings)
+Xapian::Document rebuild(const Xapian::Database &db, Xapian::docid did, size_t *terms)
 {
 	Xapian::Document src = db.get_document(did);
 	Xapian::Document d;
@@ -62,11 +62,10 @@ Xapian::Document rebuild(const Xapian::Database &db, Xapian::docid did, size_t *
 			for (Xapian::PositionIterator p = t.positionlist_begin();
 			     p != t.positionlist_end(); ++p)
 				d.add_posting(term, *p, 0);
-			Xapian::termcount extra = t.get_wdf() - t.positionlist_count();
 			if (t.get_wdf() > t.positionlist_count())
-				d.add_term(term, extra);
+				d.add_term(term, t.get_wdf() - t.positionlist_count());
 		}
-		++*postings;
+		++*terms;
 	}
 	for (Xapian::ValueIterator v = src.values_begin(); v != src.values_end(); ++v)
 		d.add_value(v.get_valueno(), *v);
