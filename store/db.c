@@ -36,7 +36,7 @@ struct conn_node {
 
 struct db {
 	char *path;
-	bool sync_full;
+	bool sync_full, fast_delete;
 	pthread_key_t key;
 	pthread_mutex_t lock; /* guards conns */
 	struct conn_node *conns;
@@ -74,21 +74,22 @@ static int busy_wait(void *ctx, int count)
 	return 1;
 }
 
-static int configure(sqlite3 *c, bool sync_full, struct err *err)
+static int configure(sqlite3 *c, bool sync_full, bool fast_delete, struct err *err)
 {
 	char sql[256];
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;"
-		 "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=%d;",
-		 sync_full ? "FULL" : "NORMAL", DB_MMAP_BYTES);
+		 "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=%d;%s",
+		 sync_full ? "FULL" : "NORMAL", DB_MMAP_BYTES,
+		 fast_delete ? " PRAGMA secure_delete=FAST;" : "");
 	sqlite3_busy_handler(c, busy_wait, NULL);
 	if (sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_err(c, err, "configure");
 	return 0;
 }
 
-static int open_conn(const char *path, bool create, bool sync_full, sqlite3 **c_r,
-		     struct err *err)
+static int open_conn(const char *path, bool create, bool sync_full, bool fast_delete,
+		     sqlite3 **c_r, struct err *err)
 {
 	sqlite3 *c = NULL;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
@@ -99,7 +100,7 @@ static int open_conn(const char *path, bool create, bool sync_full, sqlite3 **c_
 		sqlite3_close(c);
 		return -1;
 	}
-	if (configure(c, sync_full, err) < 0) {
+	if (configure(c, sync_full, fast_delete, err) < 0) {
 		sqlite3_close(c);
 		return -1;
 	}
@@ -182,7 +183,7 @@ int db_open(const char *path, const struct db_opts *opts, struct db **db_r, stru
 	struct db *db;
 	sqlite3 *c;
 
-	if (open_conn(path, opts->create, opts->sync_full, &c, err) < 0)
+	if (open_conn(path, opts->create, opts->sync_full, opts->fast_delete, &c, err) < 0)
 		return -1;
 	if (migrate(c, opts, path, err) < 0) {
 		sqlite3_close(c);
@@ -191,6 +192,7 @@ int db_open(const char *path, const struct db_opts *opts, struct db **db_r, stru
 	db = xcalloc(1, sizeof(*db));
 	db->path = xstrdup(path);
 	db->sync_full = opts->sync_full;
+	db->fast_delete = opts->fast_delete;
 	pthread_mutex_init(&db->lock, NULL);
 	pthread_mutex_init(&db->wlock, NULL);
 	if (pthread_key_create(&db->key, conn_destroy) != 0)
@@ -230,7 +232,7 @@ static struct conn_node *thread_node(struct db *db, struct err *err)
 
 	if (n != NULL)
 		return n;
-	if (open_conn(db->path, false, db->sync_full, &c, err) < 0)
+	if (open_conn(db->path, false, db->sync_full, db->fast_delete, &c, err) < 0)
 		return NULL;
 	n = xcalloc(1, sizeof(*n));
 	n->conn = c;

@@ -416,7 +416,8 @@ int mta_queue_open(const char *data_dir, const struct mta_queue_opts *o,
 	struct db_opts dbo = {.migrations = migrations,
 			      .nmigrations = (int)ARRAY_LEN(migrations),
 			      .sync_full = true,
-			      .create = true};
+			      .create = true,
+			      .fast_delete = true};
 	struct mta_queue *q = xcalloc(1, sizeof(*q));
 	char path[1100];
 
