@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -803,11 +804,71 @@ static void test_db_end(void **state)
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* PRAGMA secure_delete on this thread's connection of db: 0 off, 1 on, 2 FAST. */
+static int secure_delete_of(struct db *db)
+{
+	sqlite3_stmt *st;
+	struct err err;
+	int v = -1;
+
+	if (db_prepare(db, "PRAGMA secure_delete", &st, &err) < 0)
+		fail_msg("db_prepare: %s", err.msg);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	db_done(db, st);
+	return v;
+}
+
+static void *secure_delete_thread(void *db)
+{
+	static int v;
+	v = secure_delete_of(db);
+	return &v;
+}
+
+/* fast_delete holds on every connection of the db, also the ones other threads open later
+ * (the queue's committer and delivery workers); without it SQLite's default stays. */
+static void test_db_fast_delete(void **state)
+{
+	static const char *const mig[] = {"CREATE TABLE t (x BLOB);"};
+	struct db_opts o = {.migrations = mig, .nmigrations = 1, .create = true};
+	char dir[64], path[96];
+	struct db *fast, *plain;
+	struct err err;
+	pthread_t th;
+	void *r;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/yz-db-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/plain.db", dir);
+	if (db_open(path, &o, &plain, &err) < 0)
+		fail_msg("db_open: %s", err.msg);
+	o.fast_delete = true;
+	snprintf(path, sizeof(path), "%s/fast.db", dir);
+	if (db_open(path, &o, &fast, &err) < 0)
+		fail_msg("db_open: %s", err.msg);
+
+	assert_int_equal(secure_delete_of(fast), 2);
+	assert_int_equal(pthread_create(&th, NULL, secure_delete_thread, fast), 0);
+	assert_int_equal(pthread_join(th, &r), 0);
+	assert_int_equal(*(int *)r, 2);
+	assert_int_not_equal(secure_delete_of(plain), 2);
+	assert_int_equal(pthread_create(&th, NULL, secure_delete_thread, plain), 0);
+	assert_int_equal(pthread_join(th, &r), 0);
+	assert_int_not_equal(*(int *)r, 2);
+
+	db_close(&fast);
+	db_close(&plain);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_db_end),
+	    cmocka_unit_test(test_db_fast_delete),
 	    T(test_domain_add),
 	    T(test_domain_hyphen_labels),
 	    T(test_account_add_and_get),
