@@ -739,11 +739,24 @@ static int scan(sqlite3_stmt *st)
 	return n;
 }
 
+/* Open DIR/NAME with o, failing the test if that fails. */
+static struct db *open_in(const char *dir, const char *name, const struct db_opts *o)
+{
+	char path[128];
+	struct db *db;
+	struct err err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (db_open(path, o, &db, &err) < 0)
+		fail_msg("db_open %s: %s", path, err.msg);
+	return db;
+}
+
 static void test_db_end(void **state)
 {
 	static const char *const bad_sql = "SELECT abs(x) FROM t ORDER BY rowid";
 	struct db_opts o = {.migrations = abs_migrations, .nmigrations = 1, .create = true};
-	char dir[64], path[96];
+	char dir[64];
 	struct db *db;
 	sqlite3_stmt *st, *st2;
 	struct err err;
@@ -751,9 +764,7 @@ static void test_db_end(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/yz-db-XXXXXX");
 	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/t.db", dir);
-	if (db_open(path, &o, &db, &err) < 0)
-		fail_msg("db_open: %s", err.msg);
+	db = open_in(dir, "t.db", &o);
 
 	/* a loop stopped by the error has seen one row; db_end says why it stopped */
 	assert_int_equal(db_prepare(db, bad_sql, &st, &err), 0);
@@ -832,22 +843,17 @@ static void test_db_fast_delete(void **state)
 {
 	static const char *const mig[] = {"CREATE TABLE t (x BLOB);"};
 	struct db_opts o = {.migrations = mig, .nmigrations = 1, .create = true};
-	char dir[64], path[96];
+	char dir[64];
 	struct db *fast, *plain;
-	struct err err;
 	pthread_t th;
 	void *r;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/yz-db-XXXXXX");
 	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/plain.db", dir);
-	if (db_open(path, &o, &plain, &err) < 0)
-		fail_msg("db_open: %s", err.msg);
+	plain = open_in(dir, "plain.db", &o);
 	o.fast_delete = true;
-	snprintf(path, sizeof(path), "%s/fast.db", dir);
-	if (db_open(path, &o, &fast, &err) < 0)
-		fail_msg("db_open: %s", err.msg);
+	fast = open_in(dir, "fast.db", &o);
 
 	assert_int_equal(secure_delete_of(fast), 2);
 	assert_int_equal(pthread_create(&th, NULL, secure_delete_thread, fast), 0);
