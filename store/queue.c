@@ -69,6 +69,21 @@ static const char *const migrations[] = {
 	" BEGIN DELETE FROM spool WHERE blob = OLD.blob; END;",
 	/* 5: when, to the millisecond, for the delivery lag that in-flow control watches */
 	"ALTER TABLE messages ADD COLUMN queued_ms INTEGER NOT NULL DEFAULT 0;",
+	/* 6: the spool as a rowid table with the digest in its own index. As a WITHOUT ROWID
+	 * table (4) the 30 KB body was part of the b-tree key, and SQLite reads a key's whole
+	 * payload, overflow pages and all, for every comparison on the way down: each insert,
+	 * read and delete by digest copied a few hundred KB (12.7 % of the daemon's CPU at 10
+	 * sessions, docs/BENCHMARKS.md). Now the index holds 64-byte digests and the body is read
+	 * once, by rowid. */
+	"CREATE TABLE spool_new (id INTEGER PRIMARY KEY, blob TEXT NOT NULL UNIQUE,"
+	"  data BLOB NOT NULL);"
+	"INSERT INTO spool_new (blob, data) SELECT blob, data FROM spool;"
+	"DROP TRIGGER spool_gone;"
+	"DROP TABLE spool;"
+	"ALTER TABLE spool_new RENAME TO spool;"
+	"CREATE TRIGGER spool_gone AFTER DELETE ON messages"
+	" WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob = OLD.blob)"
+	" BEGIN DELETE FROM spool WHERE blob = OLD.blob; END;",
 };
 
 /* In-flow control (mta_queue_opts.inflow_delay_ms): the lag it keeps delivery under, and

@@ -1,5 +1,6 @@
 /* Unit tests for store/queue.h on a real queue.db in a mkdtemp() directory: in-flow control
- * (the committer answers later while delivery is behind). The rest of the queue is covered
+ * (the committer answers later while delivery is behind) and the spool's migration to a rowid
+ * table. The rest of the queue is covered
  * through the daemon by the proto suites (test_smtp, test_delivery, test_smtp_crash). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 
 #include "lib/arena.h"
 #include "lib/util.h"
+#include "store/blob.h"
 #include "store/queue.h"
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -122,11 +125,84 @@ static void test_inflow_ignores_delayed_sends(void **state)
 	close_queue(dir, &q);
 }
 
+static void sql(sqlite3 *db, const char *q)
+{
+	char *e = NULL;
+	if (sqlite3_exec(db, q, NULL, NULL, &e) != SQLITE_OK)
+		fail_msg("%s: %s", q, e ? e : "?");
+}
+
+static int64_t sql_int(sqlite3 *db, const char *q)
+{
+	sqlite3_stmt *s;
+	int64_t v;
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* A queue.db of schema 5 kept its spool as a WITHOUT ROWID table. Opening it moves the queued
+ * bodies into the rowid table whole; they still read back, and still go with their message. */
+static void test_spool_migration(void **state)
+{
+	(void)state;
+	char dir[64], path[128], digest[BLOB_HEX], *body = NULL;
+	struct mta_queue *q;
+	sqlite3 *db;
+	size_t len = 0;
+	struct err err;
+
+	open_queue(dir, 0, &q);
+	submit_ms(q, 0);
+	submit_ms(q, 0); /* the same bytes twice: two queue messages, one spooled copy */
+	mta_queue_close(&q);
+	blob_digest(msg, sizeof(msg) - 1, digest);
+
+	/* back to schema 5: the spool as migration 4 made it */
+	snprintf(path, sizeof(path), "%s/queue.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql(db, "BEGIN;"
+		"CREATE TABLE spool_old (blob TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;"
+		"INSERT INTO spool_old SELECT blob, data FROM spool;"
+		"DROP TRIGGER spool_gone; DROP TABLE spool;"
+		"ALTER TABLE spool_old RENAME TO spool;"
+		"CREATE TRIGGER spool_gone AFTER DELETE ON messages"
+		" WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob = OLD.blob)"
+		" BEGIN DELETE FROM spool WHERE blob = OLD.blob; END;"
+		"PRAGMA user_version = 5; COMMIT;");
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'spool'"
+				     " AND sql LIKE '%WITHOUT ROWID%'"), 1);
+	sqlite3_close(db);
+
+	assert_int_equal(mta_queue_open(dir, NULL, NULL, &q, &err), 0);
+	assert_int_equal(mta_queue_body(q, digest, 1 << 20, &body, &len, &err), 0);
+	assert_int_equal(len, sizeof(msg) - 1);
+	assert_memory_equal(body, msg, len);
+	free(body);
+	mta_queue_close(&q);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'spool'"
+				     " AND sql LIKE '%WITHOUT ROWID%'"), 0);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM spool"), 1);
+	/* the copy stays while one message needs it and goes with the last (the trigger) */
+	sql(db, "DELETE FROM messages WHERE id = (SELECT min(id) FROM messages)");
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM spool"), 1);
+	sql(db, "DELETE FROM messages");
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM spool"), 0);
+	sqlite3_close(db);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inflow_control),
 		cmocka_unit_test(test_inflow_ignores_delayed_sends),
+		cmocka_unit_test(test_spool_migration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
