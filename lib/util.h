@@ -23,6 +23,10 @@ char *xstrndup(const char *s, size_t n);
 int64_t time_now(void);     /* unix seconds */
 int64_t time_now_ms(void);  /* unix milliseconds */
 uint64_t time_mono_ns(void); /* monotonic nanoseconds */
+struct timespec;
+/* The wall-clock time ms milliseconds from now, for pthread_cond_timedwait (whose default
+ * clock is CLOCK_REALTIME). */
+void time_deadline(struct timespec *ts, int64_t ms);
 
 /* Compare n bytes without a data-dependent early exit. */
 bool mem_eq_ct(const void *a, const void *b, size_t n);

@@ -481,10 +481,7 @@ static void gather(struct search_indexer *ix)
 
 	if (ix->last_drain_ns == 0 || now >= until || now - ix->last_drain_ns > 1000000000ull)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += (long)(until - now);
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
+	time_deadline(&ts, (int64_t)((until - now + 999999) / 1000000));
 	while (!ix->stop && time_mono_ns() < until)
 		if (pthread_cond_timedwait(&ix->cond, &ix->lock, &ts) != 0)
 			break;
@@ -648,13 +645,7 @@ bool search_indexer_idle(struct search_indexer *ix, int timeout_ms)
 	struct timespec ts;
 	bool idle;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	time_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&ix->lock);
 	while (ix->busy || ix->npending > 0 || ix->scan_all)
 		if (pthread_cond_timedwait(&ix->idle_cond, &ix->lock, &ts) != 0)

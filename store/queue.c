@@ -513,13 +513,7 @@ bool mta_queue_wait(struct mta_queue *q, unsigned seen, int timeout_ms)
 	struct timespec ts;
 	bool kicked;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	time_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&q->lock);
 	while (q->kicks == seen && !q->stop)
 		if (pthread_cond_timedwait(&q->kicked, &q->lock, &ts) != 0)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -274,6 +275,27 @@ static void audit_free(struct audit_job *a)
 	free(a);
 }
 
+/* In a stream of records a commit starts no sooner than this after the previous one ended,
+ * so that the records of that time share its flush. At one SMTP session a record came every
+ * 2 ms, and each had a flush of its own beside the queue's flush of the same message
+ * (docs/BENCHMARKS.md, "The accept records of one session share a flush"). After a pause
+ * the first record is written at once. A record becomes durable up to this much later; no
+ * reply waits for it except under back-pressure, when a batch is full at once. */
+#define AUDIT_GATHER_MS 20
+
+static void audit_gather(struct netsvc_pool *p, uint64_t last_ns)
+{
+	uint64_t now = time_mono_ns(), until = last_ns + AUDIT_GATHER_MS * 1000000ull;
+	struct timespec ts;
+
+	if (last_ns == 0 || now >= until)
+		return;
+	time_deadline(&ts, (int64_t)((until - now + 999999) / 1000000));
+	while (!p->stop && p->queued < AUDIT_BATCH && time_mono_ns() < until)
+		if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) != 0)
+			break;
+}
+
 /* The audit thread: everything queued (up to AUDIT_BATCH) goes into one group commit, so
  * a stream of sessions costs a flush per batch, not one per record (at 10 SMTP sessions the
  * queue holds a few records whenever a commit ends). Records keep the order they were
@@ -284,6 +306,7 @@ static void *audit_main(void *arg)
 	struct netsvc_pool *p = arg;
 	struct audit_rec *v = xcalloc(AUDIT_BATCH, sizeof(*v));
 	struct audit_job *batch[AUDIT_BATCH];
+	uint64_t last_ns = 0; /* monotonic end of the last commit */
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -293,6 +316,7 @@ static void *audit_main(void *arg)
 			pthread_cond_wait(&p->cond, &p->lock);
 		if (p->head == NULL)
 			break; /* stopping, and everything queued is written */
+		audit_gather(p, last_ns);
 		while (p->head != NULL && n < AUDIT_BATCH) {
 			batch[n++] = (struct audit_job *)p->head;
 			p->head = p->head->next;
@@ -310,6 +334,7 @@ static void *audit_main(void *arg)
 			log_error(batch[0]->svc->d->name,
 				  "msg=\"audit append failed\" records=%zu first_type=%s err=\"%s\"", n,
 				  batch[0]->type, err.msg);
+		last_ns = time_mono_ns();
 		for (size_t i = 0; i < n; i++) {
 			if (batch[i]->waiter)
 				netsvc_complete(batch[i]->svc, batch[i]->waiter);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/arena.h"
 #include "lib/buf.h"
@@ -26,6 +27,24 @@ static char *dup_exact(const char *s, size_t n)
 }
 
 /* ---- arena ---- */
+
+/* time_deadline: wall-clock now + ms, the nanoseconds carried into seconds. */
+static void test_time_deadline(void **state)
+{
+	(void)state;
+	static const int64_t ms[] = {0, 1, 20, 999, 1000, 1500, 61001};
+	for (size_t i = 0; i < ARRAY_LEN(ms); i++) {
+		struct timespec before, ts, after;
+		clock_gettime(CLOCK_REALTIME, &before);
+		time_deadline(&ts, ms[i]);
+		clock_gettime(CLOCK_REALTIME, &after);
+		int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		int64_t lo = (int64_t)before.tv_sec * 1000000000 + before.tv_nsec + ms[i] * 1000000;
+		int64_t hi = (int64_t)after.tv_sec * 1000000000 + after.tv_nsec + ms[i] * 1000000;
+		assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+		assert_true(t >= lo && t <= hi);
+	}
+}
 
 static void test_arena_alignment_and_zero(void **state)
 {
@@ -635,6 +654,7 @@ static void test_role_parse_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_time_deadline),
 	    cmocka_unit_test(test_arena_alignment_and_zero),
 	    cmocka_unit_test(test_arena_used_counts_rounded_sizes),
 	    cmocka_unit_test(test_arena_big_and_many),
