@@ -332,20 +332,7 @@ run_client() {
 	rest=$(printf '%s\n' "$out" | sed -n 2p)
 	if [ "$target" = yizhan ]; then
 		# the search index drains behind delivery: wait for it, so the next run starts quiet
-		extra=" index_drain_s=$(python3 - "$MAILDB_PATH" <<'PY'
-import sqlite3, sys, time
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
-t0 = time.time()
-while time.time() - t0 < 300:
-    try:
-        if db.execute("SELECT count(*) FROM index_queue").fetchone()[0] == 0:
-            break
-    except sqlite3.OperationalError:
-        pass
-    time.sleep(0.1)
-print("%.1f" % (time.time() - t0))
-PY
-)"
+		extra=" index_drain_s=$(python3 "$ROOT/bench/smtp/index_drain.py" "$MAILDB_PATH")"
 	fi
 	if [ "$target" = postfix ]; then
 		# keep the directory small without deleting anything during the runs: deleted inodes

@@ -85,18 +85,7 @@ cpu = float(kv.get("cpu_s", "nan")) * 1000 / n
 print("%s s=%-3s accepted/s %7s  delivered/s %7s  cpu ms/msg %.2f  rc=%s" % (
     label, s, kv.get("accepted_per_s", "?"), kv.get("delivered_per_s", "?"), cpu, kv.get("rc", "?")))
 PY
-		python3 - "$mdb" <<'PY'
-import sqlite3, sys, time
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
-t0 = time.time()
-while time.time() - t0 < 120:
-    try:
-        if db.execute("SELECT count(*) FROM index_queue").fetchone()[0] == 0:
-            break
-    except sqlite3.Error:
-        pass
-    time.sleep(0.1)
-PY
+		python3 "$ROOT/bench/smtp/index_drain.py" "$mdb" 120 >/dev/null
 		sleep 2
 	done
 	kill "$SERVER"
