@@ -1,7 +1,7 @@
 /* Unit tests for store/queue.h on a real queue.db in a mkdtemp() directory: in-flow control
  * (the committer answers later while delivery is behind) and the spool's migration to a rowid
- * table. The rest of the queue is covered
- * through the daemon by the proto suites (test_smtp, test_delivery, test_smtp_crash). */
+ * table. The rest of the queue is covered through the daemon by the proto suites (test_smtp,
+ * test_delivery, test_smtp_crash). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
