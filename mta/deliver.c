@@ -326,7 +326,7 @@ static void into_account(struct local_batch *b, const struct drop *ds, size_t n)
 		const struct local *l = &b->v[ds[i].k];
 		/* one delivery per queue entry, recipient and account, however often retried */
 		m[i] = (struct mail_new){.folder_id = l->j->junk ? junk : inbox, .raw = l->raw,
-					 .len = l->len,
+					 .len = l->len, .digest = l->j->blob,
 					 .delivery_key = arena_printf(b->a, "%s:%s:%lld", l->j->qid,
 								      l->j->rcpt,
 								      (long long)account)};

@@ -5,6 +5,7 @@
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +16,29 @@
 
 #define ANSWER_MAX 65536
 
+/* The answer cache (dns.h): direct-mapped, so a name that collides replaces the other one. */
+#define CACHE_SLOTS 1024         /* a power of two */
+#define CACHE_ANSWER_MAX 4096    /* larger answers are not kept */
+#define CACHE_TTL_MAX 3600       /* seconds, whatever the records say */
+#define CACHE_NEGATIVE_MAX 900   /* NXDOMAIN / no data: min(SOA TTL, SOA minimum), at most */
+#define CACHE_FAILURE_TTL 5      /* a timeout or SERVFAIL (RFC 2308 section 7: <= 5 minutes) */
+
+struct cache_slot {
+	uint64_t expires_ns; /* 0: empty */
+	int type;
+	enum err_code code;  /* ERR_OK (answer kept), ERR_NOTFOUND or ERR_IO */
+	char name[256];      /* lower case */
+	unsigned char *ans;  /* malloc'd, for ERR_OK */
+	int len;
+};
+
 struct dns_resolver {
 	struct sockaddr_in servers[DNS_MAX_SERVERS];
 	int nservers; /* 0: the system's (resolv.conf) */
 	int timeout;
+	pthread_mutex_t lock; /* the cache */
+	struct cache_slot *slots;
+	uint64_t hits, misses;
 };
 
 int dns_resolver_new(const char *servers, int timeout_s, struct dns_resolver **r_r,
@@ -28,9 +48,11 @@ int dns_resolver_new(const char *servers, int timeout_s, struct dns_resolver **r
 	char buf[512], *save = NULL;
 
 	r->timeout = timeout_s > 0 ? timeout_s : 5;
+	pthread_mutex_init(&r->lock, NULL);
+	r->slots = xcalloc(CACHE_SLOTS, sizeof(*r->slots));
 	if (servers && *servers) {
 		if (strlen(servers) >= sizeof(buf)) {
-			free(r);
+			dns_resolver_free(&r);
 			return err_set(err, ERR_INVALID, "dns servers: too long");
 		}
 		snprintf(buf, sizeof(buf), "%s", servers);
@@ -39,14 +61,14 @@ int dns_resolver_new(const char *servers, int timeout_s, struct dns_resolver **r
 			int64_t port = 53;
 			struct sockaddr_in *sa;
 			if (r->nservers == DNS_MAX_SERVERS) {
-				free(r);
+				dns_resolver_free(&r);
 				return err_set(err, ERR_INVALID, "dns servers: at most %d",
 					       DNS_MAX_SERVERS);
 			}
 			if (colon) {
 				*colon = '\0';
 				if (str_to_i64(colon + 1, 1, 65535, &port) < 0) {
-					free(r);
+					dns_resolver_free(&r);
 					return err_set(err, ERR_INVALID, "dns servers: bad port in '%s'",
 						       t);
 				}
@@ -55,7 +77,7 @@ int dns_resolver_new(const char *servers, int timeout_s, struct dns_resolver **r
 			sa->sin_family = AF_INET;
 			sa->sin_port = htons((uint16_t)port);
 			if (inet_pton(AF_INET, t, &sa->sin_addr) != 1) {
-				free(r);
+				dns_resolver_free(&r);
 				return err_set(err, ERR_INVALID,
 					       "dns servers: '%s' is not an IPv4 address", t);
 			}
@@ -68,18 +90,154 @@ int dns_resolver_new(const char *servers, int timeout_s, struct dns_resolver **r
 
 void dns_resolver_free(struct dns_resolver **rp)
 {
-	free(*rp);
+	struct dns_resolver *r = *rp;
+
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		free(r->slots[i].ans);
+	free(r->slots);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
 	*rp = NULL;
 }
 
+void dns_cache_stats(struct dns_resolver *r, uint64_t *hits_r, uint64_t *misses_r)
+{
+	pthread_mutex_lock(&r->lock);
+	*hits_r = r->hits;
+	*misses_r = r->misses;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The cache key: the name in lower case (DNS names compare case-insensitively, RFC 4343). */
+static struct cache_slot *slot_of(struct dns_resolver *r, const char *lname, int type)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)type; /* FNV-1a */
+	for (const char *p = lname; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return &r->slots[h & (CACHE_SLOTS - 1)];
+}
+
+/* 1 and the outcome when (name, type) is cached and fresh, else 0. */
+static int cache_get(struct dns_resolver *r, const char *lname, int type, unsigned char *ans,
+		     int *len_r, enum err_code *code_r)
+{
+	struct cache_slot *c;
+	int hit = 0;
+
+	pthread_mutex_lock(&r->lock);
+	c = slot_of(r, lname, type);
+	if (c->expires_ns > time_mono_ns() && c->type == type && strcmp(c->name, lname) == 0) {
+		*code_r = c->code;
+		if (c->code == ERR_OK) {
+			memcpy(ans, c->ans, (size_t)c->len);
+			*len_r = c->len;
+		}
+		hit = 1;
+		r->hits++;
+	} else {
+		r->misses++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return hit;
+}
+
+static void cache_put(struct dns_resolver *r, const char *lname, int type, enum err_code code,
+		      const unsigned char *ans, int len, uint32_t ttl)
+{
+	struct cache_slot *c;
+	unsigned char *copy = NULL;
+
+	if (ttl == 0 || (code == ERR_OK && (len <= 0 || len > CACHE_ANSWER_MAX)))
+		return;
+	if (code == ERR_OK) {
+		copy = xmalloc((size_t)len);
+		memcpy(copy, ans, (size_t)len);
+	}
+	pthread_mutex_lock(&r->lock);
+	c = slot_of(r, lname, type);
+	free(c->ans);
+	c->ans = copy;
+	c->len = code == ERR_OK ? len : 0;
+	c->type = type;
+	c->code = code;
+	snprintf(c->name, sizeof(c->name), "%s", lname);
+	c->expires_ns = time_mono_ns() + (uint64_t)ttl * 1000000000ull;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* How long an answer may be kept: the smallest TTL of its answer records (RFC 2181 5.2: an
+ * RRset has one TTL, so the smallest is the safe one); a negative answer, min(SOA TTL, SOA
+ * MINIMUM) of the SOA in its authority section (RFC 2308 section 5), or 0 (not kept) without
+ * one. */
+static uint32_t answer_ttl(const unsigned char *ans, int len, bool negative)
+{
+	ns_msg msg;
+	uint32_t ttl = UINT32_MAX;
+
+	if (ns_initparse(ans, len, &msg) < 0)
+		return 0;
+	if (!negative) {
+		for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+			ns_rr rr;
+			if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+				return 0;
+			if (ns_rr_ttl(rr) < ttl)
+				ttl = ns_rr_ttl(rr);
+		}
+		return ttl == UINT32_MAX ? 0 : ttl < CACHE_TTL_MAX ? ttl : CACHE_TTL_MAX;
+	}
+	for (int i = 0; i < ns_msg_count(msg, ns_s_ns); i++) {
+		ns_rr rr;
+		if (ns_parserr(&msg, ns_s_ns, i, &rr) < 0)
+			return 0;
+		if (ns_rr_type(rr) == ns_t_soa && ns_rr_rdlen(rr) >= 20) {
+			/* MINIMUM is the last of the five 32-bit fields ending the RDATA */
+			const unsigned char *m = ns_rr_rdata(rr) + ns_rr_rdlen(rr) - 4;
+			uint32_t minimum = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
+					   (uint32_t)m[2] << 8 | m[3];
+			ttl = ns_rr_ttl(rr) < minimum ? ns_rr_ttl(rr) : minimum;
+			return ttl < CACHE_NEGATIVE_MAX ? ttl : CACHE_NEGATIVE_MAX;
+		}
+	}
+	return 0;
+}
+
+static int fail(enum err_code code, const char *name, int *rcode_r, struct err *err)
+{
+	if (code == ERR_NOTFOUND) {
+		*rcode_r = ns_r_nxdomain;
+		return err_set(err, ERR_NOTFOUND, "%s: no such DNS record", name);
+	}
+	*rcode_r = ns_r_servfail;
+	return err_set(err, ERR_IO, "%s: DNS lookup failed (try again)", name);
+}
+
+/* One question, answered from the cache or sent (res_nmkquery + res_nsend rather than
+ * res_nquery, which drops the reply of a negative answer, whose SOA says how long it holds).
+ * As res_nquery does: NXDOMAIN, and NOERROR without answers, are "not found"; SERVFAIL, other
+ * rcodes and no reply at all are "try again". */
 static int query(struct dns_resolver *r, const char *name, int type, unsigned char *ans,
 		 int *len_r, int *rcode_r, struct err *err)
 {
 	struct __res_state st;
-	int n;
+	unsigned char q[NS_PACKETSZ];
+	char lname[256];
+	enum err_code code;
+	int n, qlen;
+	size_t nl;
 
-	if (name == NULL || *name == '\0' || strlen(name) > 253)
+	if (name == NULL || *name == '\0' || (nl = strlen(name)) > 253)
 		return err_set(err, ERR_INVALID, "bad DNS name");
+	for (size_t i = 0; i <= nl; i++)
+		lname[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	if (cache_get(r, lname, type, ans, len_r, &code)) {
+		if (code != ERR_OK)
+			return fail(code, name, rcode_r, err);
+		*rcode_r = ns_r_noerror;
+		return 0;
+	}
 	memset(&st, 0, sizeof(st));
 	if (res_ninit(&st) != 0)
 		return err_set(err, ERR_IO, "resolver initialisation failed");
@@ -90,20 +248,27 @@ static int query(struct dns_resolver *r, const char *name, int type, unsigned ch
 	}
 	st.retrans = r->timeout;
 	st.retry = 2;
-	n = res_nquery(&st, name, ns_c_in, type, ans, ANSWER_MAX);
+	qlen = res_nmkquery(&st, ns_o_query, name, ns_c_in, type, NULL, 0, NULL, q, sizeof(q));
+	n = qlen < 0 ? -1 : res_nsend(&st, q, qlen, ans, ANSWER_MAX);
 	res_nclose(&st);
-	if (n < 0) {
-		/* h_errno of this state says why */
-		switch (st.res_h_errno) {
-		case HOST_NOT_FOUND:
-		case NO_DATA:
-			*rcode_r = ns_r_nxdomain;
-			return err_set(err, ERR_NOTFOUND, "%s: no such DNS record", name);
-		default:
-			*rcode_r = ns_r_servfail;
-			return err_set(err, ERR_IO, "%s: DNS lookup failed (try again)", name);
+	if (qlen < 0)
+		return err_set(err, ERR_INVALID, "%s: not a DNS name", name);
+	if (n < NS_HFIXEDSZ) { /* no reply (timeout, refused) or not even a header */
+		cache_put(r, lname, type, ERR_IO, NULL, 0, CACHE_FAILURE_TTL);
+		return fail(ERR_IO, name, rcode_r, err);
+	}
+	{
+		const HEADER *h = (const HEADER *)ans;
+		if (h->rcode == ns_r_nxdomain || (h->rcode == ns_r_noerror && h->ancount == 0)) {
+			cache_put(r, lname, type, ERR_NOTFOUND, NULL, 0, answer_ttl(ans, n, true));
+			return fail(ERR_NOTFOUND, name, rcode_r, err);
+		}
+		if (h->rcode != ns_r_noerror) {
+			cache_put(r, lname, type, ERR_IO, NULL, 0, CACHE_FAILURE_TTL);
+			return fail(ERR_IO, name, rcode_r, err);
 		}
 	}
+	cache_put(r, lname, type, ERR_OK, ans, n, answer_ttl(ans, n, false));
 	*len_r = n;
 	*rcode_r = ns_r_noerror;
 	return 0;

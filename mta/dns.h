@@ -5,7 +5,13 @@
  * DMARC) at a local dnsmasq. Thread-safe: each call uses its own resolver state.
  *
  * Errors: ERR_NOTFOUND for NXDOMAIN or no data of that type (a permanent answer), ERR_IO for
- * a timeout or SERVFAIL (try again later), ERR_INVALID for a malformed name. */
+ * a timeout or SERVFAIL (try again later), ERR_INVALID for a malformed name.
+ *
+ * Answers are cached per resolver (1,024 entries, answers of at most 4 KB): for the smallest
+ * TTL of the answer's records (at most an hour), a negative answer for its SOA's negative TTL
+ * (RFC 2308; at most 15 minutes, not at all without an SOA), and a failed lookup for 5
+ * seconds, so a burst of mail from one domain asks once and a dead resolver is not waited on
+ * for every message. Records with TTL 0 are never cached. */
 #ifndef YZ_DNS_H
 #define YZ_DNS_H
 
@@ -23,6 +29,8 @@ struct dns_resolver;
 int dns_resolver_new(const char *servers, int timeout_s, struct dns_resolver **r_r,
 		     struct err *err) YZ_WUR;
 void dns_resolver_free(struct dns_resolver **rp);
+/* Lookups answered from the cache, and lookups that were not, since dns_resolver_new(). */
+void dns_cache_stats(struct dns_resolver *r, uint64_t *hits_r, uint64_t *misses_r);
 
 struct dns_mx {
 	int pref;

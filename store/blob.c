@@ -1,6 +1,7 @@
 /* Content-addressed blobs (blob.h). */
 #include "blob.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -294,16 +295,29 @@ void blob_digest(const void *data, size_t len, char digest_r[BLOB_HEX])
 int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags,
 	     char digest_r[BLOB_HEX], struct err *err)
 {
-	char d[BLOB_HEX], path[4200], dir[4200], tmp[4300];
+	blob_digest(data, len, digest_r);
+	return blob_put_named(bs, data, len, digest_r, flags, err);
+}
+
+int blob_put_named(struct blob_store *bs, const void *data, size_t len, const char *d,
+		   unsigned flags, struct err *err)
+{
+	char path[4200], dir[4200], tmp[4300];
 	struct stat sb;
 	int fd;
 
-	blob_digest(data, len, d);
-	blob_path(bs, d, path, sizeof(path));
-	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len) {
-		memcpy(digest_r, d, BLOB_HEX);
-		return 0; /* stored once: identical mails and files share the blob */
+	if (d == NULL || !blob_digest_valid(d))
+		return err_set(err, ERR_INVALID, "blob: '%s' is not a digest", d ? d : "");
+#ifndef NDEBUG
+	{
+		char check[BLOB_HEX];
+		blob_digest(data, len, check);
+		assert(strcmp(check, d) == 0);
 	}
+#endif
+	blob_path(bs, d, path, sizeof(path));
+	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len)
+		return 0; /* stored once: identical mails and files share the blob */
 	snprintf(dir, sizeof(dir), "%s/%.2s", bs->root, d);
 	if (!bs->flat) {
 		if (ensure_dir(bs, dir, err) < 0)
@@ -347,7 +361,6 @@ int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags
 		memcpy(bs->pending[bs->npending++], d, BLOB_HEX);
 		pthread_mutex_unlock(&bs->lock);
 	}
-	memcpy(digest_r, d, BLOB_HEX);
 	return 0;
 }
 

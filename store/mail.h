@@ -187,6 +187,8 @@ struct mail_new {
 	const char *keywords;     /* may be NULL */
 	const char *delivery_key; /* idempotency: a second insert with the same key is a no-op
 				     that returns the first message (may be NULL) */
+	const char *digest;       /* blob_digest() of raw when the caller has it already (the
+				     queue's), so raw is not hashed again; NULL: computed here */
 };
 
 struct mail_added {

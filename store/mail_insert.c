@@ -38,9 +38,15 @@ static int prepare(struct mailbox *mb, const struct mail_new *in, unsigned blob_
 	p->internal_date = in->internal_date ? in->internal_date
 			   : msg->date > 0   ? msg->date
 					     : time_now();
-	if (blob_put(mail_store_blobs(mailbox_store(mb)), in->raw, in->len, blob_flags, p->blob,
-		     err) < 0)
+	if (in->digest) {
+		if (blob_put_named(mail_store_blobs(mailbox_store(mb)), in->raw, in->len,
+				   in->digest, blob_flags, err) < 0)
+			return -1;
+		memcpy(p->blob, in->digest, BLOB_HEX);
+	} else if (blob_put(mail_store_blobs(mailbox_store(mb)), in->raw, in->len, blob_flags,
+			    p->blob, err) < 0) {
 		return -1;
+	}
 	p->ok = true;
 	return 0;
 }

@@ -184,6 +184,8 @@ static void start_dnsmasq(void)
 		                "--no-resolv",
 		                "--no-hosts",
 		                "--pid-file=",
+		                /* answers may be cached for a second (mta/dns.c) */
+		                "--local-ttl=1",
 		                conf,
 		                NULL};
 		int fd = open(tmp_path("dnsmasq.log"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -207,8 +209,17 @@ static void wait_dnsmasq(void)
 	size_t n;
 	uint64_t until = time_mono_ns() + 5000000000ull;
 
-	while (dns_txt(T.dns, "pass.spf.example.com", a, &v, &n, &e) < 0) {
-		int st;
+	for (;;) {
+		/* a resolver of its own each time: T.dns would cache the failure for seconds */
+		struct dns_resolver *probe;
+		char servers[64];
+		int st, r;
+		snprintf(servers, sizeof(servers), "127.0.0.1:%d", T.port);
+		assert_int_equal(dns_resolver_new(servers, 1, &probe, &e), 0);
+		r = dns_txt(probe, "pass.spf.example.com", a, &v, &n, &e);
+		dns_resolver_free(&probe);
+		if (r == 0)
+			break;
 		if (waitpid(T.dnsmasq, &st, WNOHANG) == T.dnsmasq) {
 			size_t ln;
 			char *log = slurp(tmp_path("dnsmasq.log"), &ln);
@@ -461,6 +472,70 @@ static void test_spf_temperror(void **state)
 	                 0);
 	assert_result(r, MA_TEMPERROR);
 	assert_true(time_mono_ns() - t0 < 10000000000ull);
+}
+
+/* The resolver's cache (mta/dns.h): a repeated question is answered from it, whatever the
+ * case of the name, for the TTL of the records (dnsmasq here gives them 1 s); a failed
+ * lookup is remembered for 5 s, so a dead server is not asked again meanwhile. */
+static void test_dns_cache(void **state)
+{
+	struct arena *a = arena_new();
+	uint64_t h0, m0, h1, m1, t0;
+	const char **v, **w;
+	size_t n, k;
+	struct err e;
+
+	usleep(1200 * 1000); /* what the tests before asked has expired */
+	dns_cache_stats(T.dns, &h0, &m0);
+	assert_int_equal(dns_txt(T.dns, "soft.spf.example.com", a, &v, &n, &e), 0);
+	assert_int_equal(dns_txt(T.dns, "SOFT.Spf.Example.COM", a, &w, &k, &e), 0);
+	dns_cache_stats(T.dns, &h1, &m1);
+	assert_int_equal(n, 1);
+	assert_int_equal(k, 1);
+	assert_string_equal(v[0], "v=spf1 ip4:192.0.2.1 ~all");
+	assert_string_equal(w[0], v[0]);
+	assert_int_equal(m1 - m0, 1);
+	assert_int_equal(h1 - h0, 1);
+	/* another type of the same name is another question */
+	dns_cache_stats(T.dns, &h0, &m0);
+	assert_int_equal(dns_txt(T.dns, "a.spf.example.com", a, &v, &n, &e), 0);
+	assert_int_equal(dns_addrs(T.dns, "a.spf.example.com", a, &v, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0], "192.0.2.50");
+	dns_cache_stats(T.dns, &h1, &m1);
+	assert_true(m1 - m0 >= 2); /* TXT, A (and AAAA unless its "no data" was kept) */
+	assert_int_equal(dns_addrs(T.dns, "a.spf.example.com", a, &v, &n, &e), 0);
+	assert_string_equal(v[0], "192.0.2.50");
+	dns_cache_stats(T.dns, &h0, &m0);
+	assert_true(h0 - h1 >= 1);
+	/* past the TTL it is asked again */
+	usleep(1200 * 1000);
+	dns_cache_stats(T.dns, &h0, &m0);
+	assert_int_equal(dns_txt(T.dns, "soft.spf.example.com", a, &v, &n, &e), 0);
+	assert_string_equal(v[0], "v=spf1 ip4:192.0.2.1 ~all");
+	dns_cache_stats(T.dns, &h1, &m1);
+	assert_int_equal(m1 - m0, 1);
+	assert_int_equal(h1 - h0, 0);
+	/* a name that does not exist stays "not found", cached or not */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(dns_txt(T.dns, "nothere.spf.example.com", a, &v, &n, &e), -1);
+		assert_int_equal(e.code, ERR_NOTFOUND);
+	}
+	/* a dead server: the second lookup is answered at once, with the same error */
+	dns_cache_stats(T.dead, &h0, &m0);
+	assert_int_equal(dns_txt(T.dead, "cache.spf.example.com", a, &v, &n, &e), -1);
+	assert_int_equal(e.code, ERR_IO);
+	t0 = time_mono_ns();
+	assert_int_equal(dns_txt(T.dead, "cache.spf.example.com", a, &v, &n, &e), -1);
+	assert_int_equal(e.code, ERR_IO);
+	assert_true(time_mono_ns() - t0 < 50000000ull);
+	dns_cache_stats(T.dead, &h1, &m1);
+	assert_int_equal(h1 - h0, 1);
+	assert_int_equal(m1 - m0, 1);
+	/* a bad name never reaches the cache */
+	assert_int_equal(dns_txt(T.dns, "", a, &v, &n, &e), -1);
+	assert_int_equal(e.code, ERR_INVALID);
+	arena_free(&a);
 }
 
 static void test_spf_bad_args(void **state)
@@ -1418,6 +1493,7 @@ int main(void)
 	    cmocka_unit_test(test_spf_table),
 	    cmocka_unit_test(test_spf_temperror),
 	    cmocka_unit_test(test_spf_bad_args),
+	    cmocka_unit_test(test_dns_cache),
 	    cmocka_unit_test(test_reverse_names),
 	    cmocka_unit_test(test_dkim_keygen),
 	    cmocka_unit_test(test_dkim_sign_verify),
