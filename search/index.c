@@ -55,6 +55,7 @@ static int index_one(struct mailbox *mb, struct search_db *sdb, int64_t id, stru
 	const struct mail_store_opts *o = mail_store_options(mailbox_store(mb));
 	struct arena *a = arena_new();
 	struct search_doc d = {0};
+	struct arena *pa = NULL; /* a parse kept since the message was stored */
 	struct mime_msg *msg;
 	struct mail_msg m;
 	struct buf from, to, names;
@@ -70,8 +71,9 @@ static int index_one(struct mailbox *mb, struct search_db *sdb, int64_t id, stru
 		ret = err->code == ERR_NOTFOUND ? 0 : -1;
 		goto out;
 	}
-	if (mail_raw(mb, &m, &raw, &len, err) < 0 ||
-	    mime_parse(raw, len, &o->mime, a, &msg, err) < 0) {
+	msg = mail_parsed_take(mb, id, m.blob, &pa);
+	if (msg == NULL && (mail_raw(mb, &m, &raw, &len, err) < 0 ||
+			    mime_parse(raw, len, &o->mime, a, &msg, err) < 0)) {
 		/* an unreadable message is indexed by what mail.db knows */
 		log_warn("index", "account=%lld msg=%lld error=\"%s\"", (long long)mailbox_account(mb),
 			 (long long)id, err->msg);
@@ -107,6 +109,7 @@ static int index_one(struct mailbox *mb, struct search_db *sdb, int64_t id, stru
 	}
 	ret = search_put(sdb, &d, err);
 out:
+	arena_free(&pa);
 	free(raw);
 	buf_release(&from);
 	buf_release(&to);

@@ -92,6 +92,7 @@ static int open_app(struct app *app, const char *data)
 	struct mail_store_opts mo;
 
 	cli_mail_opts(&app->cfg, &mo);
+	mo.keep_parsed = true; /* this process indexes what it stores */
 	if (store_open(data, false, &app->store, &err) < 0 ||
 	    store_audit_open(data, &app->audit, &err) < 0 ||
 	    mail_store_open(data, &mo, &app->mail, &err) < 0 ||

@@ -36,8 +36,9 @@ void blob_digest(const void *data, size_t len, char digest_r[BLOB_HEX]);
 int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags,
 	     char digest_r[BLOB_HEX], struct err *err) YZ_WUR;
 /* blob_put() for a caller that holds the digest of exactly these bytes already (the queue's,
- * made when the message was accepted), so they are not hashed a second time; debug builds
- * check it. ERR_INVALID when digest is not 64 lower-case hex digits. */
+ * made when the message was accepted from the same bytes), so they are not hashed a second
+ * time. The caller vouches for it: a wrong one files the bytes under a name that blob_verify()
+ * (the scrub) reports as damaged. ERR_INVALID when digest is not 64 lower-case hex digits. */
 int blob_put_named(struct blob_store *bs, const void *data, size_t len, const char *digest,
 		   unsigned flags, struct err *err) YZ_WUR;
 /* Make every blob written since the last call durable (one file-system flush). */

@@ -33,6 +33,8 @@ struct mail_store_opts {
 	size_t cache_mailboxes;    /* open mailboxes kept (LRU) */
 	int tz_minutes;            /* zone for search dates (480: China) */
 	unsigned index_shards;     /* Xapian shards (and writer threads) of a new search index */
+	bool keep_parsed;          /* keep the parse of each message stored for this process's
+				      indexer (mail_parsed_take); off by default */
 };
 
 void mail_store_opts_default(struct mail_store_opts *o);
@@ -211,6 +213,14 @@ int mail_insert_batch(struct mailbox *mb, const struct mail_new *m, size_t n,
 
 int mail_get(struct mailbox *mb, int64_t id, struct arena *a, struct mail_msg *m_r,
 	     struct err *err) YZ_WUR;
+/* The MIME parse this process made when it stored message id (with blob blob) a moment ago,
+ * when the store keeps parses (keep_parsed) and still has it: the same mime_parse() result
+ * as parsing mail_raw() again. It is handed over once: *a_r is the arena it lives in, for the
+ * caller to free. NULL (and *a_r NULL) when it is not kept: parse the blob then. */
+struct mime_msg *mail_parsed_take(struct mailbox *mb, int64_t id, const char *blob,
+				  struct arena **a_r);
+/* Bytes of the parses kept (for tests and metrics). */
+size_t mail_parsed_bytes(struct mail_store *ms);
 /* The message bytes (malloc'd; caller frees). */
 int mail_raw(struct mailbox *mb, const struct mail_msg *m, char **raw_r, size_t *len_r,
 	     struct err *err) YZ_WUR;

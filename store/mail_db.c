@@ -50,6 +50,7 @@ int mail_store_open(const char *data_dir, const struct mail_store_opts *o,
 	mime_init();
 	pthread_mutex_init(&ms->lock, NULL);
 	pthread_cond_init(&ms->quiet, NULL);
+	pthread_mutex_init(&ms->parsed_lock, NULL);
 	ms->next_handle = 1;
 	*ms_r = ms;
 	return 0;
@@ -78,6 +79,8 @@ void mail_store_close(struct mail_store **msp)
 		mailbox_destroy(mb);
 	}
 	blob_store_close(&ms->blobs);
+	mail_parsed_clear(ms);
+	pthread_mutex_destroy(&ms->parsed_lock);
 	pthread_mutex_destroy(&ms->lock);
 	pthread_cond_destroy(&ms->quiet);
 	free(ms);

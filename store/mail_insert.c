@@ -13,6 +13,8 @@
 /* One message prepared outside the transaction. */
 struct prepared {
 	const struct mail_new *in;
+	struct arena *pa;     /* its parse (msg), kept for the indexer once stored */
+	struct mime_msg *msg;
 	struct mail_cached c;
 	char blob[BLOB_HEX];
 	int64_t internal_date;
@@ -27,24 +29,34 @@ static int prepare(struct mailbox *mb, const struct mail_new *in, unsigned blob_
 
 	p->in = in;
 	p->ok = false;
+	p->pa = NULL;
 	if (in->len == 0)
 		return err_set(err, ERR_INVALID, "empty message");
 	if (in->len > o->mime.max_bytes)
 		return err_set(err, ERR_LIMIT, "message is larger than %zu bytes (mime.max_bytes)",
 			       o->mime.max_bytes);
-	if (mime_parse(in->raw, in->len, &o->mime, a, &msg, err) < 0)
+	/* in an arena of its own when the indexer may take the parse over (mail_parsed.c) */
+	if (o->keep_parsed)
+		p->pa = arena_new();
+	if (mime_parse(in->raw, in->len, &o->mime, p->pa ? p->pa : a, &msg, err) < 0) {
+		arena_free(&p->pa);
 		return -1;
+	}
+	p->msg = msg;
 	mail_cache_fill(msg, a, &p->c);
 	p->internal_date = in->internal_date ? in->internal_date
 			   : msg->date > 0   ? msg->date
 					     : time_now();
 	if (in->digest) {
 		if (blob_put_named(mail_store_blobs(mailbox_store(mb)), in->raw, in->len,
-				   in->digest, blob_flags, err) < 0)
+				   in->digest, blob_flags, err) < 0) {
+			arena_free(&p->pa);
 			return -1;
+		}
 		memcpy(p->blob, in->digest, BLOB_HEX);
 	} else if (blob_put(mail_store_blobs(mailbox_store(mb)), in->raw, in->len, blob_flags,
 			    p->blob, err) < 0) {
+		arena_free(&p->pa);
 		return -1;
 	}
 	p->ok = true;
@@ -193,6 +205,13 @@ static int commit_rows(struct mailbox *mb, struct prepared *p, size_t n, struct 
 	}
 	if (mail_commit(mb, err) < 0)
 		goto fail;
+	/* before the events: they wake the indexer */
+	for (size_t i = 0; i < n; i++)
+		if (p[i].ok && p[i].pa && !out[i].duplicate) {
+			mail_parsed_put(mb->ms, mb->account_id, out[i].id, p[i].blob, p[i].pa,
+					p[i].msg);
+			p[i].pa = NULL;
+		}
 	mail_events_publish(mb->ms, &ev);
 	mail_events_release(&ev);
 	return 0;
@@ -208,7 +227,7 @@ int mail_insert(struct mailbox *mb, const struct mail_new *m, struct mail_added 
 		struct err *err)
 {
 	struct arena *a = arena_new();
-	struct prepared p;
+	struct prepared p = {0};
 	int ret = -1, dup;
 
 	memset(out, 0, sizeof(*out));
@@ -226,6 +245,7 @@ int mail_insert(struct mailbox *mb, const struct mail_new *m, struct mail_added 
 		goto out;
 	ret = commit_rows(mb, &p, 1, out, err);
 out:
+	arena_free(&p.pa); /* not kept */
 	arena_free(&a);
 	return ret;
 }
@@ -266,6 +286,8 @@ int mail_insert_batch(struct mailbox *mb, const struct mail_new *m, size_t n,
 		goto out;
 	ret = commit_rows(mb, p, n, out, err);
 out:
+	for (size_t i = 0; i < n; i++)
+		arena_free(&p[i].pa); /* those not kept */
 	buf_release(&journal);
 	free(p);
 	arena_free(&a);

@@ -24,6 +24,9 @@ struct mail_store {
 	int next_handle;
 	unsigned publishing;   /* publishers calling subscribers outside the lock */
 	pthread_cond_t quiet;  /* signalled when publishing drops to 0 */
+	pthread_mutex_t parsed_lock; /* the parses kept for the indexer (mail_parsed.c) */
+	struct mail_parsed *parsed_head, *parsed_tail;
+	size_t parsed_bytes;
 };
 
 struct mailbox {
@@ -81,6 +84,11 @@ struct mail_cached {
 	size_t header_len;
 };
 void mail_cache_fill(const struct mime_msg *msg, struct arena *a, struct mail_cached *c);
+/* Keep the parse of a message just stored (id, its blob) for mail_parsed_take(); takes a,
+ * the arena msg lives in, and frees it when the parse is not kept. */
+void mail_parsed_put(struct mail_store *ms, int64_t account, int64_t id, const char *blob,
+		     struct arena *a, struct mime_msg *msg);
+void mail_parsed_clear(struct mail_store *ms);
 /* "name\x1faddr\x1e..." -> array */
 struct mail_addr *mail_addrs_decode(const char *s, struct arena *a, size_t *n_r);
 /* Subject without reply/forward prefixes, lower-cased (ASCII), for sort and threading. */

@@ -323,6 +323,90 @@ static void test_insert_known_digest(void **state)
 	assert_int_equal(folder(f, f->inbox).total, 1);
 }
 
+/* The parse of a stored message is kept for the indexer when the store is told to
+ * (keep_parsed): handed over once, equal to parsing the blob again, refused for another
+ * blob; a store that keeps none (the default) hands over nothing. */
+static void test_parsed_kept(void **state)
+{
+	struct fx *f = *state;
+	char dir[] = "/tmp/yz-parsed-XXXXXX";
+	struct mail_store_opts o;
+	struct mail_store *ms;
+	struct mailbox *mb;
+	struct mail_new m[3];
+	struct mail_added out[3], again;
+	struct mime_msg *msg, *fresh;
+	struct arena *pa;
+	struct mail_msg got[3];
+	int64_t inbox;
+	char *raw;
+	size_t len;
+	struct err err;
+
+	m[0] = (struct mail_new){.folder_id = f->inbox, .raw = make_msg(f->a, "kept one", NULL, 6)};
+	m[0].len = strlen(m[0].raw);
+	assert_int_equal(mail_insert(f->mb, &m[0], &out[0], &err), 0);
+	assert_int_equal(mail_get(f->mb, out[0].id, f->a, &got[0], &err), 0);
+	assert_null(mail_parsed_take(f->mb, out[0].id, got[0].blob, &pa));
+	assert_null(pa);
+	assert_int_equal(mail_parsed_bytes(f->ms), 0);
+
+	assert_non_null(mkdtemp(dir));
+	mail_store_opts_default(&o);
+	o.keep_parsed = true;
+	assert_int_equal(mail_store_open(dir, &o, &ms, &err), 0);
+	assert_int_equal(mailbox_open(ms, 7, 0, &mb, &err), 0);
+	assert_int_equal(mail_folder_by_special(mb, MAIL_INBOX, &inbox, &err), 0);
+	for (int i = 0; i < 3; i++) {
+		m[i] = (struct mail_new){.folder_id = inbox,
+					 .raw = make_msg(f->a, i == 2 ? "单独 one" : "batch", NULL,
+							 10 + i),
+					 .delivery_key = arena_printf(f->a, "q%d:x@example.com", i)};
+		m[i].len = strlen(m[i].raw);
+	}
+	assert_int_equal(mail_insert_batch(mb, m, 2, out, NULL, &err), 0);
+	assert_int_equal(mail_insert(mb, &m[2], &out[2], &err), 0);
+	assert_true(mail_parsed_bytes(ms) > 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(mail_get(mb, out[i].id, f->a, &got[i], &err), 0);
+	/* out of order, as a delete or a folder move may make the indexer go */
+	msg = mail_parsed_take(mb, out[1].id, got[1].blob, &pa);
+	assert_non_null(msg);
+	assert_non_null(pa);
+	assert_int_equal(mail_raw(mb, &got[1], &raw, &len, &err), 0);
+	assert_int_equal(mime_parse(raw, len, &o.mime, f->a, &fresh, &err), 0);
+	assert_string_equal(msg->subject, fresh->subject);
+	assert_int_equal(msg->text_len, fresh->text_len);
+	assert_memory_equal(msg->text, fresh->text, fresh->text_len);
+	assert_int_equal(msg->from.n, 1);
+	assert_string_equal(msg->from.v[0].name, "张三");
+	assert_int_equal(msg->to.n, fresh->to.n);
+	assert_int_equal(msg->nparts, fresh->nparts);
+	free(raw);
+	arena_free(&pa);
+	assert_null(mail_parsed_take(mb, out[1].id, got[1].blob, &pa)); /* once */
+	/* another blob under that id: not this parse, which is dropped */
+	assert_null(mail_parsed_take(mb, out[0].id, got[2].blob, &pa));
+	assert_null(mail_parsed_take(mb, out[0].id, got[0].blob, &pa));
+	msg = mail_parsed_take(mb, out[2].id, got[2].blob, &pa);
+	assert_non_null(msg);
+	assert_string_equal(msg->subject, "单独 one");
+	arena_free(&pa);
+	assert_int_equal(mail_parsed_bytes(ms), 0);
+	/* a repeated delivery stores nothing, so nothing is kept */
+	assert_int_equal(mail_insert(mb, &m[2], &again, &err), 0);
+	assert_true(again.duplicate);
+	assert_int_equal(mail_parsed_bytes(ms), 0);
+	/* kept parses go with the store */
+	m[0] = (struct mail_new){.folder_id = inbox, .raw = make_msg(f->a, "left", NULL, 20)};
+	m[0].len = strlen(m[0].raw);
+	assert_int_equal(mail_insert(mb, &m[0], &out[0], &err), 0);
+	assert_true(mail_parsed_bytes(ms) > 0);
+	mailbox_unref(&mb);
+	mail_store_close(&ms);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_quota(void **state)
 {
 	struct fx *f = *state;
@@ -997,6 +1081,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_and_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_verify_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_known_digest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parsed_kept, setup, teardown),
 		cmocka_unit_test(test_blob_layouts),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listing_error_is_reported, setup, teardown),
