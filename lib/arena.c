@@ -89,7 +89,7 @@ void arena_free(struct arena **ap)
 	*ap = NULL;
 }
 
-void *arena_alloc(struct arena *a, size_t n)
+static void *alloc(struct arena *a, size_t n, bool zero)
 {
 	struct block *b = a->head;
 	size_t need = (n + 15) & ~(size_t)15;
@@ -105,7 +105,8 @@ void *arena_alloc(struct arena *a, size_t n)
 			big->next = b->next;
 			b->next = big;
 			a->total += need;
-			memset(big->data, 0, need);
+			if (zero)
+				memset(big->data, 0, need);
 			return big->data;
 		}
 		b = block_new(ARENA_BLOCK);
@@ -115,13 +116,24 @@ void *arena_alloc(struct arena *a, size_t n)
 	p = b->data + b->used;
 	b->used += need;
 	a->total += need;
-	memset(p, 0, need);
+	if (zero)
+		memset(p, 0, need);
 	return p;
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	return alloc(a, n, true);
+}
+
+void *arena_alloc_raw(struct arena *a, size_t n)
+{
+	return alloc(a, n, false);
 }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = arena_alloc_raw(a, n + 1);
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
@@ -142,7 +154,7 @@ char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
 	ASSERT(n >= 0);
-	p = arena_alloc(a, (size_t)n + 1);
+	p = arena_alloc_raw(a, (size_t)n + 1);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;
 }

@@ -18,6 +18,9 @@ void arena_free(struct arena **ap);
 void arena_reset(struct arena *a);
 
 void *arena_alloc(struct arena *a, size_t n);  /* zeroed, 16-byte aligned */
+/* Not zeroed: for buffers filled at once (copies, decoder output), where zeroing tens of KB
+ * first is wasted work. */
+void *arena_alloc_raw(struct arena *a, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) YZ_PRINTF(2, 3);

@@ -655,7 +655,7 @@ static const char *tdecode(const char *in, size_t n, const char *label, struct a
 		return arena_strndup(a, in, n);
 	}
 	decode_init(&st, enc, &in, &n);
-	out = arena_alloc(a, g_mime_encoding_outlen(&st, n) + 8);
+	out = arena_alloc_raw(a, g_mime_encoding_outlen(&st, n) + 8);
 	*len_r = g_mime_encoding_flush(&st, in, n, out);
 	out[*len_r] = '\0';
 	return out;

@@ -249,7 +249,7 @@ static const char *utf8_repair(const char *in, size_t n, struct arena *a, size_t
 	}
 	if (utf8_ok((const char *)p, n))
 		return copy_out((const char *)p, n, a, len_r);
-	out = arena_alloc(a, 3 * n + 1);
+	out = arena_alloc_raw(a, 3 * n + 1);
 	for (size_t i = 0; i < n;) {
 		size_t k = utf8_seq_len(p + i, n - i);
 		if (k == 0) {
@@ -275,7 +275,7 @@ static const unsigned short cp1252_hi[32] = {
 
 static const char *cp1252_convert(const char *in, size_t n, struct arena *a, size_t *len_r)
 {
-	char *out = arena_alloc(a, 3 * n + 1);
+	char *out = arena_alloc_raw(a, 3 * n + 1);
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -295,7 +295,7 @@ static const char *cp1252_convert(const char *in, size_t n, struct arena *a, siz
 static char *grow(struct arena *a, char *out, size_t o, size_t *cap)
 {
 	size_t ncap = *cap * 2 + 16;
-	char *nout = arena_alloc(a, ncap + 1);
+	char *nout = arena_alloc_raw(a, ncap + 1);
 	memcpy(nout, out, o);
 	*cap = ncap;
 	return nout;
@@ -310,7 +310,7 @@ static const char *iconv_convert(const char *name, const char *in, size_t n, str
 
 	if (cd == (iconv_t)-1)
 		return NULL;
-	out = arena_alloc(a, cap + 1);
+	out = arena_alloc_raw(a, cap + 1);
 	while (ileft > 0) {
 		op = out + o;
 		oleft = cap - o;

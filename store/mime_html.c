@@ -635,7 +635,7 @@ static const char *part_text(const struct bsel *b, int c, size_t *len_r)
 			*len_r = un;
 			return u;
 		}
-		out = arena_alloc(b->a, un + 1);
+		out = arena_alloc_raw(b->a, un + 1);
 		for (const char *s = u, *e = u + un; s < e;) {
 			const char *r = memchr(s, '\r', (size_t)(e - s));
 			size_t k = (size_t)((r ? r : e) - s);

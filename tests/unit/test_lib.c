@@ -70,6 +70,35 @@ static void test_arena_alignment_and_zero(void **state)
 	arena_free(&a); /* freeing NULL is a no-op */
 }
 
+/* Raw allocations (not zeroed) are aligned and apart like zeroed ones, big ones included, and
+ * a zeroed allocation after raw ones that reuse a reset block is still zero. */
+static void test_arena_raw(void **state)
+{
+	static const size_t sizes[] = {1, 16, 17, 4000, 5000, 70000, 3};
+	struct arena *a = arena_new();
+	unsigned char *p[ARRAY_LEN(sizes)], *z;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		p[i] = arena_alloc_raw(a, sizes[i]);
+		assert_int_equal((uintptr_t)p[i] % 16, 0);
+		memset(p[i], (int)(0xa0 + i), sizes[i]);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++)
+		for (size_t k = 0; k < sizes[i]; k++)
+			assert_int_equal(p[i][k], 0xa0 + i);
+	assert_true(arena_used(a) >= 70000 + 5000 + 4000);
+	arena_reset(a);
+	memset(arena_alloc_raw(a, 2000), 0xff, 2000);
+	arena_reset(a);
+	z = arena_alloc(a, 2000);
+	for (size_t k = 0; k < 2000; k++)
+		assert_int_equal(z[k], 0);
+	assert_string_equal(arena_strndup(a, "abcdef", 3), "abc");
+	assert_string_equal(arena_printf(a, "%s-%d", "x", 42), "x-42");
+	arena_free(&a);
+}
+
 static void test_arena_used_counts_rounded_sizes(void **state)
 {
 	struct arena *a = arena_new();
@@ -656,6 +685,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_time_deadline),
 	    cmocka_unit_test(test_arena_alignment_and_zero),
+	    cmocka_unit_test(test_arena_raw),
 	    cmocka_unit_test(test_arena_used_counts_rounded_sizes),
 	    cmocka_unit_test(test_arena_big_and_many),
 	    cmocka_unit_test(test_arena_strings),
