@@ -7,6 +7,8 @@
 
 #include "lib/app.h"
 #include "lib/util.h"
+#include "mta/dns.h"
+#include "store/mail.h"
 
 /* latency histogram upper bounds in seconds */
 static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
@@ -124,6 +126,22 @@ static int emit(struct buf *b, const struct app *app)
 			    "# TYPE process_start_time_seconds gauge\n"
 			    "process_start_time_seconds %lld\n",
 			 rss_bytes(), (long long)app->started);
+	if (app->dns) {
+		uint64_t hits, misses;
+		dns_cache_stats(app->dns, &hits, &misses);
+		rc |= buf_printf(b, "# HELP yizhan_dns_lookups_total DNS lookups (SPF, DKIM, DMARC, "
+				    "PTR, MX) by whether the resolver's cache answered them.\n"
+				    "# TYPE yizhan_dns_lookups_total counter\n"
+				    "yizhan_dns_lookups_total{cache=\"hit\"} %llu\n"
+				    "yizhan_dns_lookups_total{cache=\"miss\"} %llu\n",
+				 (unsigned long long)hits, (unsigned long long)misses);
+	}
+	if (app->mail)
+		rc |= buf_printf(b, "# HELP yizhan_mail_parsed_kept_bytes MIME parses of new mail "
+				    "kept for the indexer.\n"
+				    "# TYPE yizhan_mail_parsed_kept_bytes gauge\n"
+				    "yizhan_mail_parsed_kept_bytes %zu\n",
+				 mail_parsed_bytes(app->mail));
 	return rc;
 }
 

@@ -344,6 +344,12 @@ class Metrics(unittest.TestCase):
         self.assertTrue(rss, "no process RSS metric")
         n, v = rss[0]
         self.assertGreater(v, 1e6 if n.endswith("_bytes") else 0, n)
+        # the resolver's cache and the parses kept for the indexer
+        self.assertEqual(types.get("yizhan_dns_lookups_total"), "counter", types)
+        dns = {l: v for n, l, v in samples if n == "yizhan_dns_lookups_total"}
+        self.assertEqual(set(dns), {'{cache="hit"}', '{cache="miss"}'}, dns)
+        self.assertTrue(all(v >= 0 for v in dns.values()), dns)
+        self.assertEqual(types.get("yizhan_mail_parsed_kept_bytes"), "gauge", types)
 
     def test_counter_grows(self):
         t1, s1 = self.fetch()
