@@ -171,7 +171,7 @@ static void cache_put(struct dns_resolver *r, const char *lname, int type, enum 
  * RRset has one TTL, so the smallest is the safe one); a negative answer, min(SOA TTL, SOA
  * MINIMUM) of the SOA in its authority section (RFC 2308 section 5), or 0 (not kept) without
  * one. */
-static uint32_t answer_ttl(const unsigned char *ans, int len, bool negative)
+uint32_t dns_answer_ttl(const unsigned char *ans, int len, bool negative)
 {
 	ns_msg msg;
 	uint32_t ttl = UINT32_MAX;
@@ -183,8 +183,10 @@ static uint32_t answer_ttl(const unsigned char *ans, int len, bool negative)
 			ns_rr rr;
 			if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
 				return 0;
-			if (ns_rr_ttl(rr) < ttl)
-				ttl = ns_rr_ttl(rr);
+			/* RFC 2181 section 8: a TTL with the top bit set means zero */
+			uint32_t t = ns_rr_ttl(rr) > INT32_MAX ? 0 : ns_rr_ttl(rr);
+			if (t < ttl)
+				ttl = t;
 		}
 		return ttl == UINT32_MAX ? 0 : ttl < CACHE_TTL_MAX ? ttl : CACHE_TTL_MAX;
 	}
@@ -197,7 +199,9 @@ static uint32_t answer_ttl(const unsigned char *ans, int len, bool negative)
 			const unsigned char *m = ns_rr_rdata(rr) + ns_rr_rdlen(rr) - 4;
 			uint32_t minimum = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
 					   (uint32_t)m[2] << 8 | m[3];
-			ttl = ns_rr_ttl(rr) < minimum ? ns_rr_ttl(rr) : minimum;
+			ttl = ns_rr_ttl(rr) > INT32_MAX ? 0 : ns_rr_ttl(rr);
+			if (minimum < ttl)
+				ttl = minimum;
 			return ttl < CACHE_NEGATIVE_MAX ? ttl : CACHE_NEGATIVE_MAX;
 		}
 	}
@@ -215,7 +219,9 @@ static int fail(enum err_code code, const char *name, int *rcode_r, struct err *
 }
 
 /* One question, answered from the cache or sent (res_nmkquery + res_nsend rather than
- * res_nquery, which drops the reply of a negative answer, whose SOA says how long it holds).
+ * res_nquery, which drops the reply of a negative answer, whose SOA says how long it holds;
+ * unlike res_nquery it never adds an EDNS0 record, which resolv.conf's "options edns0" asks
+ * for: a large answer comes over TCP after a truncated one, as res_nsend does on its own).
  * As res_nquery does: NXDOMAIN, and NOERROR without answers, are "not found"; SERVFAIL, other
  * rcodes and no reply at all are "try again". */
 static int query(struct dns_resolver *r, const char *name, int type, unsigned char *ans,
@@ -251,6 +257,8 @@ static int query(struct dns_resolver *r, const char *name, int type, unsigned ch
 	qlen = res_nmkquery(&st, ns_o_query, name, ns_c_in, type, NULL, 0, NULL, q, sizeof(q));
 	n = qlen < 0 ? -1 : res_nsend(&st, q, qlen, ans, ANSWER_MAX);
 	res_nclose(&st);
+	if (n > ANSWER_MAX)
+		n = ANSWER_MAX; /* the reply was cut to the buffer */
 	if (qlen < 0)
 		return err_set(err, ERR_INVALID, "%s: not a DNS name", name);
 	if (n < NS_HFIXEDSZ) { /* no reply (timeout, refused) or not even a header */
@@ -259,16 +267,22 @@ static int query(struct dns_resolver *r, const char *name, int type, unsigned ch
 	}
 	{
 		const HEADER *h = (const HEADER *)ans;
+		/* a truncated reply (kept only when resolv.conf says "options ign-tc") is used
+		 * but not cached: the whole answer may say more */
+		bool keep = !h->tc;
 		if (h->rcode == ns_r_nxdomain || (h->rcode == ns_r_noerror && h->ancount == 0)) {
-			cache_put(r, lname, type, ERR_NOTFOUND, NULL, 0, answer_ttl(ans, n, true));
+			if (keep)
+				cache_put(r, lname, type, ERR_NOTFOUND, NULL, 0,
+					  dns_answer_ttl(ans, n, true));
 			return fail(ERR_NOTFOUND, name, rcode_r, err);
 		}
 		if (h->rcode != ns_r_noerror) {
 			cache_put(r, lname, type, ERR_IO, NULL, 0, CACHE_FAILURE_TTL);
 			return fail(ERR_IO, name, rcode_r, err);
 		}
+		if (keep)
+			cache_put(r, lname, type, ERR_OK, ans, n, dns_answer_ttl(ans, n, false));
 	}
-	cache_put(r, lname, type, ERR_OK, ans, n, answer_ttl(ans, n, false));
 	*len_r = n;
 	*rcode_r = ns_r_noerror;
 	return 0;
@@ -277,7 +291,7 @@ static int query(struct dns_resolver *r, const char *name, int type, unsigned ch
 int dns_raw(struct dns_resolver *r, const char *name, int type, struct arena *a,
 	    unsigned char **ans_r, int *len_r, struct err *err)
 {
-	unsigned char *ans = arena_alloc(a, ANSWER_MAX);
+	unsigned char *ans = arena_alloc_raw(a, ANSWER_MAX);
 	int rcode;
 	if (query(r, name, type, ans, len_r, &rcode, err) < 0)
 		return -1;
@@ -353,7 +367,7 @@ static int mx_cmp(const void *a, const void *b)
 int dns_mx(struct dns_resolver *r, const char *domain, struct arena *a, struct dns_mx **v_r,
 	   size_t *n_r, struct err *err)
 {
-	unsigned char *ans = arena_alloc(a, ANSWER_MAX);
+	unsigned char *ans = arena_alloc_raw(a, ANSWER_MAX);
 	struct collect c = {.a = a, .size = sizeof(struct dns_mx)};
 	int len, rcode, n;
 	struct err qe;
@@ -423,7 +437,7 @@ static int on_a(void *ctx, ns_msg *msg, ns_rr *rr)
 int dns_addrs(struct dns_resolver *r, const char *host, struct arena *a, const char ***v_r,
 	      size_t *n_r, struct err *err)
 {
-	unsigned char *ans = arena_alloc(a, ANSWER_MAX);
+	unsigned char *ans = arena_alloc_raw(a, ANSWER_MAX);
 	struct collect c = {.a = a, .size = sizeof(const char *)};
 	struct err e4 = {0}, e6 = {0}; /* stay ERR_OK when a query succeeds with no records */
 	int len, rcode;
@@ -469,7 +483,7 @@ static int lookup_strings(struct dns_resolver *r, const char *name, int type,
 			  int (*fn)(void *, ns_msg *, ns_rr *), const char *what,
 			  struct arena *a, const char ***v_r, size_t *n_r, struct err *err)
 {
-	unsigned char *ans = arena_alloc(a, ANSWER_MAX);
+	unsigned char *ans = arena_alloc_raw(a, ANSWER_MAX);
 	struct collect c = {.a = a, .size = sizeof(const char *)};
 	int len, rcode, n;
 

@@ -15,6 +15,7 @@
 #ifndef YZ_DNS_H
 #define YZ_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,11 @@ int dns_resolver_new(const char *servers, int timeout_s, struct dns_resolver **r
 void dns_resolver_free(struct dns_resolver **rp);
 /* Lookups answered from the cache, and lookups that were not, since dns_resolver_new(). */
 void dns_cache_stats(struct dns_resolver *r, uint64_t *hits_r, uint64_t *misses_r);
+/* How long the cache keeps a reply (seconds; 0: not at all): for an answer the smallest TTL of
+ * its answer records, at most an hour; for a negative one (negative) min(SOA TTL, SOA
+ * MINIMUM) of the SOA in its authority section, at most 15 minutes, 0 without one. A TTL with
+ * the top bit set counts as 0 (RFC 2181 section 8); a malformed reply gives 0. */
+uint32_t dns_answer_ttl(const unsigned char *ans, int len, bool negative);
 
 struct dns_mx {
 	int pref;

@@ -67,11 +67,14 @@ static int index_one(struct mailbox *mb, struct search_db *sdb, int64_t id, stru
 	buf_init(&to, 256 * 1024);
 	buf_init(&names, 64 * 1024);
 	if (mail_get(mb, id, a, &m, err) < 0) {
-		/* gone meanwhile (expunged, purged): its delete job follows */
+		/* gone meanwhile (expunged, purged): its delete job follows; a parse kept for it
+		 * goes now rather than when it ages out */
+		if (err->code == ERR_NOTFOUND)
+			mail_parsed_drop(mb, id);
 		ret = err->code == ERR_NOTFOUND ? 0 : -1;
 		goto out;
 	}
-	msg = mail_parsed_take(mb, id, m.blob, &pa);
+	msg = mail_parsed_claim(mb, id, m.blob, &pa);
 	if (msg == NULL && (mail_raw(mb, &m, &raw, &len, err) < 0 ||
 			    mime_parse(raw, len, &o->mime, a, &msg, err) < 0)) {
 		/* an unreadable message is indexed by what mail.db knows */

@@ -34,7 +34,7 @@ struct mail_store_opts {
 	int tz_minutes;            /* zone for search dates (480: China) */
 	unsigned index_shards;     /* Xapian shards (and writer threads) of a new search index */
 	bool keep_parsed;          /* keep the parse of each message stored for this process's
-				      indexer (mail_parsed_take); off by default */
+				      indexer (mail_parsed_claim); off by default */
 };
 
 void mail_store_opts_default(struct mail_store_opts *o);
@@ -215,10 +215,12 @@ int mail_get(struct mailbox *mb, int64_t id, struct arena *a, struct mail_msg *m
 	     struct err *err) YZ_WUR;
 /* The MIME parse this process made when it stored message id (with blob blob) a moment ago,
  * when the store keeps parses (keep_parsed) and still has it: the same mime_parse() result
- * as parsing mail_raw() again. It is handed over once: *a_r is the arena it lives in, for the
- * caller to free. NULL (and *a_r NULL) when it is not kept: parse the blob then. */
-struct mime_msg *mail_parsed_take(struct mailbox *mb, int64_t id, const char *blob,
-				  struct arena **a_r);
+ * as parsing mail_raw() again. It is handed over once: the caller owns *a_r, the arena it
+ * lives in, and frees it (*a_r is left alone when NULL is returned: parse the blob then). */
+struct mime_msg *mail_parsed_claim(struct mailbox *mb, int64_t id, const char *blob,
+				   struct arena **a_r);
+/* Drop what is kept for id (a message gone before it was indexed). */
+void mail_parsed_drop(struct mailbox *mb, int64_t id);
 /* Bytes of the parses kept (for tests and metrics). */
 size_t mail_parsed_bytes(struct mail_store *ms);
 /* The message bytes (malloc'd; caller frees). */

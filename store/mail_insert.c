@@ -208,7 +208,7 @@ static int commit_rows(struct mailbox *mb, struct prepared *p, size_t n, struct 
 	/* before the events: they wake the indexer */
 	for (size_t i = 0; i < n; i++)
 		if (p[i].ok && p[i].pa && !out[i].duplicate) {
-			mail_parsed_put(mb->ms, mb->account_id, out[i].id, p[i].blob, p[i].pa,
+			mail_parsed_keep_take(mb->ms, mb->account_id, out[i].id, p[i].blob, p[i].pa,
 					p[i].msg);
 			p[i].pa = NULL;
 		}

@@ -84,9 +84,9 @@ struct mail_cached {
 	size_t header_len;
 };
 void mail_cache_fill(const struct mime_msg *msg, struct arena *a, struct mail_cached *c);
-/* Keep the parse of a message just stored (id, its blob) for mail_parsed_take(); takes a,
+/* Keep the parse of a message just stored (id, its blob) for mail_parsed_claim(); takes a,
  * the arena msg lives in, and frees it when the parse is not kept. */
-void mail_parsed_put(struct mail_store *ms, int64_t account, int64_t id, const char *blob,
+void mail_parsed_keep_take(struct mail_store *ms, int64_t account, int64_t id, const char *blob,
 		     struct arena *a, struct mime_msg *msg);
 void mail_parsed_clear(struct mail_store *ms);
 /* "name\x1faddr\x1e..." -> array */

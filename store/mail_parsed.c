@@ -1,4 +1,4 @@
-/* Parses kept for the indexer (mail.h: mail_parsed_take). Storing a message parses it (the
+/* Parses kept for the indexer (mail.h: mail_parsed_claim). Storing a message parses it (the
  * row needs its envelope, structure and snippet); the indexer, a moment later, needs the same
  * parse for the text it indexes. Rather than read the blob back and parse it a second time,
  * mail_insert hands its parse over here and the indexer takes it.
@@ -35,10 +35,12 @@ static void entry_free(struct mail_parsed *e)
 	free(e);
 }
 
-/* Under ms->parsed_lock: drop what is older than PARSED_AGE_S. */
+/* Under ms->parsed_lock (now read under it too, so the list stays in time order): drop what
+ * is older than PARSED_AGE_S. */
 static void expire(struct mail_store *ms, uint64_t now)
 {
-	while (ms->parsed_head && now - ms->parsed_head->born_ns > PARSED_AGE_S * 1000000000ull) {
+	while (ms->parsed_head && now > ms->parsed_head->born_ns &&
+	       now - ms->parsed_head->born_ns > PARSED_AGE_S * 1000000000ull) {
 		struct mail_parsed *e = ms->parsed_head;
 		ms->parsed_head = e->next;
 		if (ms->parsed_head == NULL)
@@ -48,11 +50,12 @@ static void expire(struct mail_store *ms, uint64_t now)
 	}
 }
 
-void mail_parsed_put(struct mail_store *ms, int64_t account, int64_t id, const char *blob,
-		     struct arena *a, struct mime_msg *msg)
+void mail_parsed_keep_take(struct mail_store *ms, int64_t account, int64_t id, const char *blob,
+			   struct arena *a, struct mime_msg *msg)
 {
-	size_t bytes = arena_used(a);
-	uint64_t now = time_mono_ns();
+	/* about what the arena holds: its allocations and a block partly used */
+	size_t bytes = arena_used(a) + 8192;
+	uint64_t now;
 	struct mail_parsed *e;
 
 	if (!ms->opts.keep_parsed || bytes > PARSED_ENTRY_MAX) {
@@ -66,8 +69,8 @@ void mail_parsed_put(struct mail_store *ms, int64_t account, int64_t id, const c
 	e->a = a;
 	e->msg = msg;
 	e->bytes = bytes;
-	e->born_ns = now;
 	pthread_mutex_lock(&ms->parsed_lock);
+	e->born_ns = now = time_mono_ns();
 	expire(ms, now);
 	if (ms->parsed_bytes + bytes > PARSED_BYTES_MAX) {
 		pthread_mutex_unlock(&ms->parsed_lock);
@@ -83,20 +86,15 @@ void mail_parsed_put(struct mail_store *ms, int64_t account, int64_t id, const c
 	pthread_mutex_unlock(&ms->parsed_lock);
 }
 
-struct mime_msg *mail_parsed_take(struct mailbox *mb, int64_t id, const char *blob,
-				  struct arena **a_r)
+/* The entry kept for (account, id), off the list, or NULL. */
+static struct mail_parsed *unlink_entry(struct mail_store *ms, int64_t account, int64_t id)
 {
-	struct mail_store *ms = mb->ms;
 	struct mail_parsed **pp, *e = NULL, *prev = NULL;
-	struct mime_msg *msg;
 
-	*a_r = NULL;
-	if (!ms->opts.keep_parsed)
-		return NULL;
 	pthread_mutex_lock(&ms->parsed_lock);
 	expire(ms, time_mono_ns());
 	for (pp = &ms->parsed_head; *pp; prev = *pp, pp = &(*pp)->next)
-		if ((*pp)->id == id && (*pp)->account == mb->account_id) {
+		if ((*pp)->id == id && (*pp)->account == account) {
 			e = *pp;
 			*pp = e->next;
 			if (ms->parsed_tail == e)
@@ -105,7 +103,16 @@ struct mime_msg *mail_parsed_take(struct mailbox *mb, int64_t id, const char *bl
 			break;
 		}
 	pthread_mutex_unlock(&ms->parsed_lock);
-	if (e == NULL)
+	return e;
+}
+
+struct mime_msg *mail_parsed_claim(struct mailbox *mb, int64_t id, const char *blob,
+				   struct arena **a_r)
+{
+	struct mail_parsed *e;
+	struct mime_msg *msg;
+
+	if (!mb->ms->opts.keep_parsed || (e = unlink_entry(mb->ms, mb->account_id, id)) == NULL)
 		return NULL;
 	/* the row's blob names what was parsed: a row id reused since (the message deleted and
 	 * another stored by a process that keeps no parses) does not get the old parse */
@@ -117,6 +124,14 @@ struct mime_msg *mail_parsed_take(struct mailbox *mb, int64_t id, const char *bl
 	msg = e->msg;
 	free(e);
 	return msg;
+}
+
+void mail_parsed_drop(struct mailbox *mb, int64_t id)
+{
+	struct mail_parsed *e;
+
+	if (mb->ms->opts.keep_parsed && (e = unlink_entry(mb->ms, mb->account_id, id)) != NULL)
+		entry_free(e);
 }
 
 size_t mail_parsed_bytes(struct mail_store *ms)

@@ -336,7 +336,7 @@ static void test_parsed_kept(void **state)
 	struct mail_new m[3];
 	struct mail_added out[3], again;
 	struct mime_msg *msg, *fresh;
-	struct arena *pa;
+	struct arena *pa = NULL;
 	struct mail_msg got[3];
 	int64_t inbox;
 	char *raw;
@@ -347,7 +347,7 @@ static void test_parsed_kept(void **state)
 	m[0].len = strlen(m[0].raw);
 	assert_int_equal(mail_insert(f->mb, &m[0], &out[0], &err), 0);
 	assert_int_equal(mail_get(f->mb, out[0].id, f->a, &got[0], &err), 0);
-	assert_null(mail_parsed_take(f->mb, out[0].id, got[0].blob, &pa));
+	assert_null(mail_parsed_claim(f->mb, out[0].id, got[0].blob, &pa));
 	assert_null(pa);
 	assert_int_equal(mail_parsed_bytes(f->ms), 0);
 
@@ -367,14 +367,17 @@ static void test_parsed_kept(void **state)
 	assert_int_equal(mail_insert_batch(mb, m, 2, out, NULL, &err), 0);
 	assert_int_equal(mail_insert(mb, &m[2], &out[2], &err), 0);
 	assert_true(mail_parsed_bytes(ms) > 0);
+	/* the kept parse owns its strings: the caller's bytes may go */
+	memset((char *)(uintptr_t)m[1].raw, 'x', m[1].len);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(mail_get(mb, out[i].id, f->a, &got[i], &err), 0);
 	/* out of order, as a delete or a folder move may make the indexer go */
-	msg = mail_parsed_take(mb, out[1].id, got[1].blob, &pa);
+	msg = mail_parsed_claim(mb, out[1].id, got[1].blob, &pa);
 	assert_non_null(msg);
 	assert_non_null(pa);
 	assert_int_equal(mail_raw(mb, &got[1], &raw, &len, &err), 0);
 	assert_int_equal(mime_parse(raw, len, &o.mime, f->a, &fresh, &err), 0);
+	assert_string_equal(msg->subject, "batch");
 	assert_string_equal(msg->subject, fresh->subject);
 	assert_int_equal(msg->text_len, fresh->text_len);
 	assert_memory_equal(msg->text, fresh->text, fresh->text_len);
@@ -384,11 +387,11 @@ static void test_parsed_kept(void **state)
 	assert_int_equal(msg->nparts, fresh->nparts);
 	free(raw);
 	arena_free(&pa);
-	assert_null(mail_parsed_take(mb, out[1].id, got[1].blob, &pa)); /* once */
+	assert_null(mail_parsed_claim(mb, out[1].id, got[1].blob, &pa)); /* once */
 	/* another blob under that id: not this parse, which is dropped */
-	assert_null(mail_parsed_take(mb, out[0].id, got[2].blob, &pa));
-	assert_null(mail_parsed_take(mb, out[0].id, got[0].blob, &pa));
-	msg = mail_parsed_take(mb, out[2].id, got[2].blob, &pa);
+	assert_null(mail_parsed_claim(mb, out[0].id, got[2].blob, &pa));
+	assert_null(mail_parsed_claim(mb, out[0].id, got[0].blob, &pa));
+	msg = mail_parsed_claim(mb, out[2].id, got[2].blob, &pa);
 	assert_non_null(msg);
 	assert_string_equal(msg->subject, "单独 one");
 	arena_free(&pa);
@@ -396,6 +399,27 @@ static void test_parsed_kept(void **state)
 	/* a repeated delivery stores nothing, so nothing is kept */
 	assert_int_equal(mail_insert(mb, &m[2], &again, &err), 0);
 	assert_true(again.duplicate);
+	assert_int_equal(mail_parsed_bytes(ms), 0);
+	/* the tail claimed while another is kept, then one more kept, then one dropped */
+	for (int i = 0; i < 2; i++) {
+		m[i] = (struct mail_new){.folder_id = inbox,
+					 .raw = make_msg(f->a, "later", NULL, 30 + i)};
+		m[i].len = strlen(m[i].raw);
+		assert_int_equal(mail_insert(mb, &m[i], &out[i], &err), 0);
+		assert_int_equal(mail_get(mb, out[i].id, f->a, &got[i], &err), 0);
+	}
+	assert_non_null(mail_parsed_claim(mb, out[1].id, got[1].blob, &pa));
+	arena_free(&pa);
+	m[2] = (struct mail_new){.folder_id = inbox, .raw = make_msg(f->a, "last", NULL, 40)};
+	m[2].len = strlen(m[2].raw);
+	assert_int_equal(mail_insert(mb, &m[2], &out[2], &err), 0);
+	assert_int_equal(mail_get(mb, out[2].id, f->a, &got[2], &err), 0);
+	mail_parsed_drop(mb, out[0].id);
+	assert_null(mail_parsed_claim(mb, out[0].id, got[0].blob, &pa));
+	msg = mail_parsed_claim(mb, out[2].id, got[2].blob, &pa);
+	assert_non_null(msg);
+	assert_string_equal(msg->subject, "last");
+	arena_free(&pa);
 	assert_int_equal(mail_parsed_bytes(ms), 0);
 	/* kept parses go with the store */
 	m[0] = (struct mail_new){.folder_id = inbox, .raw = make_msg(f->a, "left", NULL, 20)};

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -472,6 +473,103 @@ static void test_spf_temperror(void **state)
 	                 0);
 	assert_result(r, MA_TEMPERROR);
 	assert_true(time_mono_ns() - t0 < 10000000000ull);
+}
+
+/* A DNS reply made by hand for dns_answer_ttl(): header, one question (example.com TXT), then
+ * the answer records (TXT "x", one TTL each) and, when soa_ttl is not 0, an SOA in the
+ * authority section. */
+struct pkt {
+	unsigned char b[512];
+	int n;
+};
+
+static void put16(struct pkt *p, unsigned v)
+{
+	p->b[p->n++] = (unsigned char)(v >> 8);
+	p->b[p->n++] = (unsigned char)v;
+}
+
+static void put32(struct pkt *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p, v & 0xffff);
+}
+
+static void put_name(struct pkt *p)
+{
+	static const unsigned char name[] = "\7example\3com";
+	memcpy(p->b + p->n, name, sizeof(name)); /* with the root label, the final NUL */
+	p->n += (int)sizeof(name);
+}
+
+static int make_reply(struct pkt *p, int rcode, const uint32_t *ttls, int nttl, uint32_t soa_ttl,
+		      uint32_t soa_min)
+{
+	memset(p, 0, sizeof(*p));
+	put16(p, 0x1234);
+	put16(p, 0x8180 | (unsigned)rcode); /* response, RD, RA */
+	put16(p, 1);
+	put16(p, (unsigned)nttl);
+	put16(p, soa_ttl ? 1 : 0);
+	put16(p, 0);
+	put_name(p);
+	put16(p, ns_t_txt);
+	put16(p, ns_c_in);
+	for (int i = 0; i < nttl; i++) {
+		put16(p, 0xc00c); /* the question's name */
+		put16(p, ns_t_txt);
+		put16(p, ns_c_in);
+		put32(p, ttls[i]);
+		put16(p, 2);
+		p->b[p->n++] = 1;
+		p->b[p->n++] = 'x';
+	}
+	if (soa_ttl) {
+		put16(p, 0xc00c);
+		put16(p, ns_t_soa);
+		put16(p, ns_c_in);
+		put32(p, soa_ttl);
+		put16(p, 2 + 2 + 20); /* two compressed names, five numbers */
+		put16(p, 0xc00c);
+		put16(p, 0xc00c);
+		put32(p, 2026120401); /* serial */
+		put32(p, 3600);
+		put32(p, 600);
+		put32(p, 86400);
+		put32(p, soa_min);
+	}
+	return p->n;
+}
+
+/* How long each kind of reply is cached (mta/dns.h: dns_answer_ttl). */
+static void test_dns_answer_ttl(void **state)
+{
+	struct pkt p;
+	int n;
+
+	n = make_reply(&p, ns_r_noerror, (uint32_t[]){300, 60, 900}, 3, 0, 0);
+	assert_int_equal(dns_answer_ttl(p.b, n, false), 60); /* the smallest */
+	n = make_reply(&p, ns_r_noerror, (uint32_t[]){86400}, 1, 0, 0);
+	assert_int_equal(dns_answer_ttl(p.b, n, false), 3600); /* at most an hour */
+	n = make_reply(&p, ns_r_noerror, (uint32_t[]){300, 0x80000001u}, 2, 0, 0);
+	assert_int_equal(dns_answer_ttl(p.b, n, false), 0); /* top bit: zero */
+	n = make_reply(&p, ns_r_noerror, (uint32_t[]){0}, 1, 0, 0);
+	assert_int_equal(dns_answer_ttl(p.b, n, false), 0);
+	/* negative: min(SOA TTL, MINIMUM), at most 15 minutes, nothing without an SOA */
+	n = make_reply(&p, ns_r_nxdomain, NULL, 0, 600, 120);
+	assert_int_equal(dns_answer_ttl(p.b, n, true), 120);
+	n = make_reply(&p, ns_r_nxdomain, NULL, 0, 100, 3000);
+	assert_int_equal(dns_answer_ttl(p.b, n, true), 100);
+	n = make_reply(&p, ns_r_noerror, NULL, 0, 5000, 5000);
+	assert_int_equal(dns_answer_ttl(p.b, n, true), 900);
+	n = make_reply(&p, ns_r_nxdomain, NULL, 0, 0, 0);
+	assert_int_equal(dns_answer_ttl(p.b, n, true), 0);
+	/* cut short: nothing is cached */
+	n = make_reply(&p, ns_r_noerror, (uint32_t[]){300}, 1, 0, 0);
+	assert_int_equal(dns_answer_ttl(p.b, n - 3, false), 0);
+	n = make_reply(&p, ns_r_nxdomain, NULL, 0, 600, 120);
+	assert_int_equal(dns_answer_ttl(p.b, n - 5, true), 0);
+	assert_int_equal(dns_answer_ttl(p.b, 5, false), 0);
 }
 
 /* The resolver's cache (mta/dns.h): a repeated question is answered from it, whatever the
@@ -1494,6 +1592,7 @@ int main(void)
 	    cmocka_unit_test(test_spf_temperror),
 	    cmocka_unit_test(test_spf_bad_args),
 	    cmocka_unit_test(test_dns_cache),
+	    cmocka_unit_test(test_dns_answer_ttl),
 	    cmocka_unit_test(test_reverse_names),
 	    cmocka_unit_test(test_dkim_keygen),
 	    cmocka_unit_test(test_dkim_sign_verify),
