@@ -94,6 +94,16 @@ static const char *const migrations[] = {
 /* Larger messages are written to the blob store before they are queued: a big body would
  * make the WAL, and every checkpoint, that much larger. */
 #define SPOOL_MAX (1u << 20)
+/* A batch of more messages than this is written to the blob store too. The spool makes a
+ * message durable with the one WAL flush its queue rows need anyway, where blob files need
+ * their own flushes: two each (data and directory entry) for up to 4 of them, one syncfs()
+ * for more (blob_sync()). But a spooled body is written three times (into the WAL, by the
+ * checkpoint into queue.db, and as the mailbox's blob on delivery) and read back once; a
+ * blob file is written once and is the mailbox's blob too. So a light stream (batches of up
+ * to 4) takes the spool, where the flushes decide; a heavy one, where batches are larger and
+ * the CPU decides, takes blobs and one syncfs() a batch (docs/BENCHMARKS.md, "The spool
+ * only for small batches"). */
+#define SPOOL_BATCH_MAX 4
 
 struct pending {
 	struct pending *next;
@@ -226,6 +236,12 @@ static void commit_batch(struct mta_queue *q, struct pending *batch)
 	bool any = false, files = false;
 	int rc = -1;
 
+	size_t nbatch = 0;
+	bool spool;
+
+	for (p = batch; p; p = p->next)
+		nbatch++;
+	spool = nbatch <= SPOOL_BATCH_MAX;
 	for (p = batch; p; p = p->next) {
 		unsigned char r[8];
 		p->status = -1;
@@ -235,7 +251,7 @@ static void commit_batch(struct mta_queue *q, struct pending *batch)
 			err_set(&p->err, ERR_INVALID, "no recipients");
 			continue;
 		}
-		if (p->len <= SPOOL_MAX) {
+		if (spool && p->len <= SPOOL_MAX) {
 			blob_digest(p->data, p->len, p->blob);
 			p->spooled = true;
 		} else if (blob_put(q->blobs, p->data, p->len, 0, p->blob, &p->err) < 0) {

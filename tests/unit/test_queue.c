@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,12 +199,95 @@ static void test_spool_migration(void **state)
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The committer's batches: a single message goes to the spool; when more than 4 wait together
+ * they are written as blob files (one syncfs()) and not spooled. Every body reads back either
+ * way, and each blob file holds what its name says. */
+struct async_done {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done, failed;
+};
+
+static void on_done(void *ctx, int status, const char *qid, const struct err *err)
+{
+	struct async_done *d = ctx;
+	(void)qid, (void)err;
+	pthread_mutex_lock(&d->lock);
+	d->done++;
+	d->failed += status != 0;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void test_batch_to_blobs(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	struct mta_envelope env = {.sender = "a@example.test", .rcpts = &rcpt, .nrcpts = 1,
+				   .source = MTA_SRC_INBOUND};
+	struct async_done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	char dir[64], path[128], *bodies[N], digest[BLOB_HEX], *body;
+	struct blob_store *bs;
+	struct mta_queue *q;
+	struct mta_queue_opts o;
+	struct err err;
+	size_t len;
+	sqlite3 *db;
+	int files = 0, spooled;
+
+	strcpy(dir, "/tmp/yz-queue-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(blob_store_open(dir, &bs, &err), 0);
+	mta_queue_opts_default(&o);
+	assert_int_equal(mta_queue_open(dir, &o, bs, &q, &err), 0);
+	/* one alone: spooled */
+	submit_ms(q, 0);
+	/* many at once: the committer takes the first that came and then the rest together */
+	for (int i = 0; i < N; i++) {
+		bodies[i] = xstrdup(msg);
+		bodies[i] = xrealloc(bodies[i], sizeof(msg) + 16);
+		snprintf(bodies[i] + sizeof(msg) - 1, 17, "%d\r\n", i);
+		mta_queue_submit_async(q, &env, bodies[i], strlen(bodies[i]), on_done, &d);
+	}
+	pthread_mutex_lock(&d.lock);
+	while (d.done < N)
+		pthread_cond_wait(&d.cond, &d.lock);
+	pthread_mutex_unlock(&d.lock);
+	assert_int_equal(d.failed, 0);
+	for (int i = 0; i < N; i++) {
+		struct stat sb;
+		blob_digest(bodies[i], strlen(bodies[i]), digest);
+		assert_int_equal(mta_queue_body(q, digest, 1 << 20, &body, &len, &err), 0);
+		assert_int_equal(len, strlen(bodies[i]));
+		assert_memory_equal(body, bodies[i], len);
+		free(body);
+		blob_path(bs, digest, path, sizeof(path));
+		if (stat(path, &sb) == 0) {
+			files++;
+			assert_int_equal(blob_verify(bs, digest, &err), 0);
+		}
+		free(bodies[i]);
+	}
+	mta_queue_close(&q);
+	blob_store_close(&bs);
+	snprintf(path, sizeof(path), "%s/queue.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	spooled = sql_int(db, "SELECT count(*) FROM spool");
+	sqlite3_close(db);
+	/* each body is in exactly one place; 40 that waited together are mostly blobs */
+	assert_int_equal(spooled + files, N + 1);
+	assert_true(files > 4);
+	assert_true(spooled >= 1);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inflow_control),
 		cmocka_unit_test(test_inflow_ignores_delayed_sends),
 		cmocka_unit_test(test_spool_migration),
+		cmocka_unit_test(test_batch_to_blobs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
