@@ -323,6 +323,32 @@ static void test_insert_known_digest(void **state)
 	assert_int_equal(folder(f, f->inbox).total, 1);
 }
 
+/* Store a new message (subject, n as make_msg takes them) in folder, and read its row back. */
+static void store_one(struct fx *f, struct mailbox *mb, int64_t folder, const char *subject,
+		      int n, struct mail_added *out, struct mail_msg *got)
+{
+	struct mail_new m = {.folder_id = folder, .raw = make_msg(f->a, subject, NULL, n)};
+	struct err err;
+
+	m.len = strlen(m.raw);
+	assert_int_equal(mail_insert(mb, &m, out, &err), 0);
+	assert_int_equal(mail_get(mb, out->id, f->a, got, &err), 0);
+}
+
+/* The parse kept for id (blob) is handed over, with the subject given; the store keeps none
+ * after it. */
+static void claim_last(struct mailbox *mb, struct mail_store *ms, int64_t id, const char *blob,
+		       const char *subject)
+{
+	struct arena *pa = NULL;
+	struct mime_msg *msg = mail_parsed_claim(mb, id, blob, &pa);
+
+	assert_non_null(msg);
+	assert_string_equal(msg->subject, subject);
+	arena_free(&pa);
+	assert_int_equal(mail_parsed_bytes(ms), 0);
+}
+
 /* The parse of a stored message is kept for the indexer when the store is told to
  * (keep_parsed): handed over once, equal to parsing the blob again, refused for another
  * blob; a store that keeps none (the default) hands over nothing. */
@@ -391,40 +417,22 @@ static void test_parsed_kept(void **state)
 	/* another blob under that id: not this parse, which is dropped */
 	assert_null(mail_parsed_claim(mb, out[0].id, got[2].blob, &pa));
 	assert_null(mail_parsed_claim(mb, out[0].id, got[0].blob, &pa));
-	msg = mail_parsed_claim(mb, out[2].id, got[2].blob, &pa);
-	assert_non_null(msg);
-	assert_string_equal(msg->subject, "单独 one");
-	arena_free(&pa);
-	assert_int_equal(mail_parsed_bytes(ms), 0);
+	claim_last(mb, ms, out[2].id, got[2].blob, "单独 one");
 	/* a repeated delivery stores nothing, so nothing is kept */
 	assert_int_equal(mail_insert(mb, &m[2], &again, &err), 0);
 	assert_true(again.duplicate);
 	assert_int_equal(mail_parsed_bytes(ms), 0);
 	/* the tail claimed while another is kept, then one more kept, then one dropped */
-	for (int i = 0; i < 2; i++) {
-		m[i] = (struct mail_new){.folder_id = inbox,
-					 .raw = make_msg(f->a, "later", NULL, 30 + i)};
-		m[i].len = strlen(m[i].raw);
-		assert_int_equal(mail_insert(mb, &m[i], &out[i], &err), 0);
-		assert_int_equal(mail_get(mb, out[i].id, f->a, &got[i], &err), 0);
-	}
+	for (int i = 0; i < 2; i++)
+		store_one(f, mb, inbox, "later", 30 + i, &out[i], &got[i]);
 	assert_non_null(mail_parsed_claim(mb, out[1].id, got[1].blob, &pa));
 	arena_free(&pa);
-	m[2] = (struct mail_new){.folder_id = inbox, .raw = make_msg(f->a, "last", NULL, 40)};
-	m[2].len = strlen(m[2].raw);
-	assert_int_equal(mail_insert(mb, &m[2], &out[2], &err), 0);
-	assert_int_equal(mail_get(mb, out[2].id, f->a, &got[2], &err), 0);
+	store_one(f, mb, inbox, "last", 40, &out[2], &got[2]);
 	mail_parsed_drop(mb, out[0].id);
 	assert_null(mail_parsed_claim(mb, out[0].id, got[0].blob, &pa));
-	msg = mail_parsed_claim(mb, out[2].id, got[2].blob, &pa);
-	assert_non_null(msg);
-	assert_string_equal(msg->subject, "last");
-	arena_free(&pa);
-	assert_int_equal(mail_parsed_bytes(ms), 0);
+	claim_last(mb, ms, out[2].id, got[2].blob, "last");
 	/* kept parses go with the store */
-	m[0] = (struct mail_new){.folder_id = inbox, .raw = make_msg(f->a, "left", NULL, 20)};
-	m[0].len = strlen(m[0].raw);
-	assert_int_equal(mail_insert(mb, &m[0], &out[0], &err), 0);
+	store_one(f, mb, inbox, "left", 20, &out[0], &got[0]);
 	assert_true(mail_parsed_bytes(ms) > 0);
 	mailbox_unref(&mb);
 	mail_store_close(&ms);
