@@ -298,18 +298,54 @@ int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags
 	return blob_put_named(bs, data, len, digest_r, flags, err);
 }
 
+/* The pending list holds every blob renamed into place and not yet flushed. A name goes on it
+ * in the same hold of the lock as its rename, so whoever finds the file by stat() (an
+ * identical message stored again) and then calls blob_sync() flushes it too, or waits for the
+ * blob_sync() that is flushing it (which holds the lock throughout): a blob stored once is
+ * never taken as durable before it is. Under bs->lock; 0 or rename()'s errno. */
+static int rename_pending(struct blob_store *bs, const char *tmp, const char *path,
+			  const char *d)
+{
+	if (bs->npending == bs->cap) {
+		bs->cap = bs->cap ? bs->cap * 2 : 256;
+		bs->pending = xrealloc(bs->pending, bs->cap * sizeof(*bs->pending));
+	}
+	if (rename(tmp, path) < 0)
+		return errno;
+	memcpy(bs->pending[bs->npending++], d, BLOB_HEX);
+	return 0;
+}
+
+/* Take d off the pending list again (it was flushed on its own). */
+static void pending_remove(struct blob_store *bs, const char *d)
+{
+	pthread_mutex_lock(&bs->lock);
+	for (size_t i = bs->npending; i-- > 0;)
+		if (memcmp(bs->pending[i], d, BLOB_HEX) == 0) {
+			memmove(bs->pending[i], bs->pending[i + 1],
+				(bs->npending - i - 1) * sizeof(*bs->pending));
+			bs->npending--;
+			break;
+		}
+	pthread_mutex_unlock(&bs->lock);
+}
+
 int blob_put_named(struct blob_store *bs, const void *data, size_t len, const char *d,
 		   unsigned flags, struct err *err)
 {
 	char path[4200], dir[4200], tmp[4300];
 	struct stat sb;
-	int fd;
+	int fd, rc;
 
 	if (d == NULL || !blob_digest_valid(d))
 		return err_set(err, ERR_INVALID, "blob: '%s' is not a digest", d ? d : "");
 	blob_path(bs, d, path, sizeof(path));
-	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len)
-		return 0; /* stored once: identical mails and files share the blob */
+	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len) {
+		/* stored once: identical mails and files share the blob. It may still be pending
+		 * (written by another, not yet flushed): a caller that wants it durable now gets
+		 * the pending blobs flushed; the others flush with their batch, as for a new one */
+		return (flags & BLOB_SYNC) ? blob_sync(bs, err) : 0;
+	}
 	snprintf(dir, sizeof(dir), "%s/%.2s", bs->root, d);
 	if (!bs->flat) {
 		if (ensure_dir(bs, dir, err) < 0)
@@ -336,22 +372,24 @@ int blob_put_named(struct blob_store *bs, const void *data, size_t len, const ch
 		unlink(tmp);
 		return -1;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	if (close(fd) < 0) {
 		err_set(err, ERR_IO, "store %s: %s", path, strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
+	pthread_mutex_lock(&bs->lock);
+	rc = rename_pending(bs, tmp, path, d);
+	pthread_mutex_unlock(&bs->lock);
+	if (rc != 0) {
+		err_set(err, ERR_IO, "store %s: %s", path, strerror(rc));
+		unlink(tmp);
+		return -1;
+	}
 	if (flags & BLOB_SYNC) {
+		/* durable now: its data was flushed before the rename, its name is now */
 		if (fsync_path(dir, O_RDONLY | O_DIRECTORY, err) < 0)
-			return -1;
-	} else {
-		pthread_mutex_lock(&bs->lock);
-		if (bs->npending == bs->cap) {
-			bs->cap = bs->cap ? bs->cap * 2 : 256;
-			bs->pending = xrealloc(bs->pending, bs->cap * sizeof(*bs->pending));
-		}
-		memcpy(bs->pending[bs->npending++], d, BLOB_HEX);
-		pthread_mutex_unlock(&bs->lock);
+			return -1; /* left pending: the next blob_sync() tries again */
+		pending_remove(bs, d);
 	}
 	return 0;
 }
