@@ -226,18 +226,17 @@ static int insert_one(struct mta_queue *q, struct pending *p, int64_t now, struc
 	return 0;
 }
 
-/* Make a batch durable in one transaction: small messages go into the spool with their queue
- * rows, larger ones are written as blobs first and share one flush. */
+/* Make a batch durable in one transaction: the messages of a small batch go into the spool
+ * with their queue rows (SPOOL_BATCH_MAX, SPOOL_MAX); those of a larger batch, and larger
+ * messages, are written as blobs first and share one flush. */
 static void commit_batch(struct mta_queue *q, struct pending *batch)
 {
 	struct pending *p;
 	struct err err;
 	int64_t now = time_now();
-	bool any = false, files = false;
-	int rc = -1;
-
+	bool any = false, files = false, spool;
 	size_t nbatch = 0;
-	bool spool;
+	int rc = -1;
 
 	for (p = batch; p; p = p->next)
 		nbatch++;
