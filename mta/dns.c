@@ -21,7 +21,8 @@
 #define CACHE_ANSWER_MAX 4096    /* larger answers are not kept */
 #define CACHE_TTL_MAX 3600       /* seconds, whatever the records say */
 #define CACHE_NEGATIVE_MAX 900   /* NXDOMAIN / no data: min(SOA TTL, SOA minimum), at most */
-#define CACHE_FAILURE_TTL 5      /* a timeout or SERVFAIL (RFC 2308 section 7: <= 5 minutes) */
+#define CACHE_FAILURE_TTL 5      /* a timeout or SERVFAIL (RFC 2308 section 7: <= 5 minutes),
+				    and a negative answer without an SOA */
 
 struct cache_slot {
 	uint64_t expires_ns; /* 0: empty */
@@ -169,8 +170,11 @@ static void cache_put(struct dns_resolver *r, const char *lname, int type, enum 
 
 /* How long an answer may be kept: the smallest TTL of its answer records (RFC 2181 5.2: an
  * RRset has one TTL, so the smallest is the safe one); a negative answer, min(SOA TTL, SOA
- * MINIMUM) of the SOA in its authority section (RFC 2308 section 5), or 0 (not kept) without
- * one. */
+ * MINIMUM) of the SOA in its authority section (RFC 2308 section 5). A negative answer
+ * without an SOA (some resolvers send them so; dnsmasq for its local zones, this machine's
+ * resolver) is kept for CACHE_FAILURE_TTL: RFC 2308 says not to cache it at all, against
+ * two servers handing it back and forth forever, which a stub that answers nobody else
+ * cannot do, and a burst of mail from one domain then asks once in 5 s. */
 uint32_t dns_answer_ttl(const unsigned char *ans, int len, bool negative)
 {
 	ns_msg msg;
@@ -205,7 +209,7 @@ uint32_t dns_answer_ttl(const unsigned char *ans, int len, bool negative)
 			return ttl < CACHE_NEGATIVE_MAX ? ttl : CACHE_NEGATIVE_MAX;
 		}
 	}
-	return 0;
+	return CACHE_FAILURE_TTL;
 }
 
 static int fail(enum err_code code, const char *name, int *rcode_r, struct err *err)

@@ -9,7 +9,7 @@
  *
  * Answers are cached per resolver (1,024 entries, answers of at most 4 KB): for the smallest
  * TTL of the answer's records (at most an hour), a negative answer for its SOA's negative TTL
- * (RFC 2308; at most 15 minutes, not at all without an SOA), and a failed lookup for 5
+ * (RFC 2308; at most 15 minutes; 5 seconds without an SOA), and a failed lookup for 5
  * seconds, so a burst of mail from one domain asks once and a dead resolver is not waited on
  * for every message. Records with TTL 0 are never cached. */
 #ifndef YZ_DNS_H
@@ -34,8 +34,8 @@ void dns_resolver_free(struct dns_resolver **rp);
 void dns_cache_stats(struct dns_resolver *r, uint64_t *hits_r, uint64_t *misses_r);
 /* How long the cache keeps a reply (seconds; 0: not at all): for an answer the smallest TTL of
  * its answer records, at most an hour; for a negative one (negative) min(SOA TTL, SOA
- * MINIMUM) of the SOA in its authority section, at most 15 minutes, 0 without one. A TTL with
- * the top bit set counts as 0 (RFC 2181 section 8); a malformed reply gives 0. */
+ * MINIMUM) of the SOA in its authority section, at most 15 minutes, 5 without one. A TTL
+ * with the top bit set counts as 0 (RFC 2181 section 8); a malformed reply gives 0. */
 uint32_t dns_answer_ttl(const unsigned char *ans, int len, bool negative);
 
 struct dns_mx {

@@ -555,7 +555,7 @@ static void test_dns_answer_ttl(void **state)
 	assert_int_equal(dns_answer_ttl(p.b, n, false), 0); /* top bit: zero */
 	n = make_reply(&p, ns_r_noerror, (uint32_t[]){0}, 1, 0, 0);
 	assert_int_equal(dns_answer_ttl(p.b, n, false), 0);
-	/* negative: min(SOA TTL, MINIMUM), at most 15 minutes, nothing without an SOA */
+	/* negative: min(SOA TTL, MINIMUM), at most 15 minutes, 5 s without an SOA */
 	n = make_reply(&p, ns_r_nxdomain, NULL, 0, 600, 120);
 	assert_int_equal(dns_answer_ttl(p.b, n, true), 120);
 	n = make_reply(&p, ns_r_nxdomain, NULL, 0, 100, 3000);
@@ -563,7 +563,7 @@ static void test_dns_answer_ttl(void **state)
 	n = make_reply(&p, ns_r_noerror, NULL, 0, 5000, 5000);
 	assert_int_equal(dns_answer_ttl(p.b, n, true), 900);
 	n = make_reply(&p, ns_r_nxdomain, NULL, 0, 0, 0);
-	assert_int_equal(dns_answer_ttl(p.b, n, true), 0);
+	assert_int_equal(dns_answer_ttl(p.b, n, true), 5);
 	/* cut short: nothing is cached */
 	n = make_reply(&p, ns_r_noerror, (uint32_t[]){300}, 1, 0, 0);
 	assert_int_equal(dns_answer_ttl(p.b, n - 3, false), 0);
@@ -614,11 +614,16 @@ static void test_dns_cache(void **state)
 	dns_cache_stats(T.dns, &h1, &m1);
 	assert_int_equal(m1 - m0, 1);
 	assert_int_equal(h1 - h0, 0);
-	/* a name that does not exist stays "not found", cached or not */
+	/* a name that does not exist stays "not found", the second time from the cache (dnsmasq
+	 * sends no SOA with it: kept 5 s) */
+	dns_cache_stats(T.dns, &h0, &m0);
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(dns_txt(T.dns, "nothere.spf.example.com", a, &v, &n, &e), -1);
+		assert_int_equal(dns_txt(T.dns, "nothere2.spf.example.com", a, &v, &n, &e), -1);
 		assert_int_equal(e.code, ERR_NOTFOUND);
 	}
+	dns_cache_stats(T.dns, &h1, &m1);
+	assert_int_equal(m1 - m0, 1);
+	assert_int_equal(h1 - h0, 1);
 	/* a dead server: the second lookup is answered at once, with the same error */
 	dns_cache_stats(T.dead, &h0, &m0);
 	assert_int_equal(dns_txt(T.dead, "cache.spf.example.com", a, &v, &n, &e), -1);
