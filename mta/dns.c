@@ -172,9 +172,9 @@ static void cache_put(struct dns_resolver *r, const char *lname, int type, enum 
  * RRset has one TTL, so the smallest is the safe one); a negative answer, min(SOA TTL, SOA
  * MINIMUM) of the SOA in its authority section (RFC 2308 section 5). A negative answer
  * without an SOA (some resolvers send them so; dnsmasq for its local zones, this machine's
- * resolver) is kept for CACHE_FAILURE_TTL: RFC 2308 says not to cache it at all, against
- * two servers handing it back and forth forever, which a stub that answers nobody else
- * cannot do, and a burst of mail from one domain then asks once in 5 s. */
+ * resolver) is kept for CACHE_FAILURE_TTL. RFC 2308 says not to cache it at all, so that two
+ * caching servers cannot hand it to each other for ever; this cache passes its answers to
+ * no other server, and a burst of mail from one domain then asks once in 5 s. */
 uint32_t dns_answer_ttl(const unsigned char *ans, int len, bool negative)
 {
 	ns_msg msg;
