@@ -183,3 +183,11 @@ size_t arena_used(const struct arena *a)
 {
 	return a->total;
 }
+
+size_t arena_held(const struct arena *a)
+{
+	size_t n = sizeof(*a);
+	for (const struct block *b = a->head; b; b = b->next)
+		n += sizeof(*b) + b->size;
+	return n;
+}

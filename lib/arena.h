@@ -28,5 +28,7 @@ char *arena_vprintf(struct arena *a, const char *fmt, va_list ap);
 void arena_defer(struct arena *a, void (*fn)(void *), void *p);
 /* Bytes handed out so far (for limits and metrics). */
 size_t arena_used(const struct arena *a);
+/* Bytes the arena holds from malloc: its blocks, used or not. */
+size_t arena_held(const struct arena *a);
 
 #endif

@@ -53,8 +53,7 @@ static void expire(struct mail_store *ms, uint64_t now)
 void mail_parsed_keep_take(struct mail_store *ms, int64_t account, int64_t id, const char *blob,
 			   struct arena *a, struct mime_msg *msg)
 {
-	/* about what the arena holds: its allocations and a block partly used */
-	size_t bytes = arena_used(a) + 8192;
+	size_t bytes = arena_held(a);
 	uint64_t now;
 	struct mail_parsed *e;
 

@@ -88,7 +88,11 @@ static void test_arena_raw(void **state)
 		for (size_t k = 0; k < sizes[i]; k++)
 			assert_int_equal(p[i][k], 0xa0 + i);
 	assert_true(arena_used(a) >= 70000 + 5000 + 4000);
+	/* what it holds: every block, the partly used ones whole */
+	assert_true(arena_held(a) >= arena_used(a));
+	assert_true(arena_held(a) >= 8192 + 5000 + 70000);
 	arena_reset(a);
+	assert_true(arena_held(a) >= 8192 && arena_held(a) < 8192 + 512);
 	memset(arena_alloc_raw(a, 2000), 0xff, 2000);
 	arena_reset(a);
 	z = arena_alloc(a, 2000);
