@@ -291,12 +291,6 @@ void blob_digest(const void *data, size_t len, char digest_r[BLOB_HEX])
 	hex_encode(h, sizeof(h), digest_r);
 }
 
-int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags,
-	     char digest_r[BLOB_HEX], struct err *err)
-{
-	blob_digest(data, len, digest_r);
-	return blob_put_named(bs, data, len, digest_r, flags, err);
-}
 
 /* The pending list holds every blob renamed into place and not yet flushed. A name goes on it
  * in the same hold of the lock as its rename, so whoever finds the file by stat() (an
@@ -330,15 +324,14 @@ static void pending_remove(struct blob_store *bs, const char *d)
 	pthread_mutex_unlock(&bs->lock);
 }
 
-int blob_put_named(struct blob_store *bs, const void *data, size_t len, const char *d,
-		   unsigned flags, struct err *err)
+/* Store len bytes under d, their digest. */
+static int put(struct blob_store *bs, const void *data, size_t len, const char *d,
+	       unsigned flags, struct err *err)
 {
 	char path[4200], dir[4200], tmp[4300];
 	struct stat sb;
 	int fd, rc;
 
-	if (d == NULL || !blob_digest_valid(d))
-		return err_set(err, ERR_INVALID, "blob: '%s' is not a digest", d ? d : "");
 	blob_path(bs, d, path, sizeof(path));
 	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len) {
 		/* stored once: identical mails and files share the blob. It may still be pending
@@ -392,6 +385,22 @@ int blob_put_named(struct blob_store *bs, const void *data, size_t len, const ch
 		pending_remove(bs, d);
 	}
 	return 0;
+}
+
+int blob_put(struct blob_store *bs, const void *data, size_t len, unsigned flags,
+	     char digest_r[BLOB_HEX], struct err *err)
+{
+	blob_digest(data, len, digest_r);
+	return put(bs, data, len, digest_r, flags, err);
+}
+
+int blob_put_named(struct blob_store *bs, const void *data, size_t len, const char *digest,
+		   unsigned flags, struct err *err)
+{
+	if (digest == NULL || !blob_digest_valid(digest))
+		return err_set(err, ERR_INVALID, "blob: '%s' is not a digest",
+			       digest ? digest : "");
+	return put(bs, data, len, digest, flags, err);
 }
 
 /* What makes one pending blob durable without touching anything else: the file and the

@@ -25,6 +25,7 @@ static int prepare(struct mailbox *mb, const struct mail_new *in, unsigned blob_
 		   struct arena *a, struct prepared *p, struct err *err)
 {
 	const struct mail_store_opts *o = mail_store_options(mailbox_store(mb));
+	struct blob_store *bs = mail_store_blobs(mailbox_store(mb));
 	struct mime_msg *msg;
 
 	p->in = in;
@@ -47,18 +48,13 @@ static int prepare(struct mailbox *mb, const struct mail_new *in, unsigned blob_
 	p->internal_date = in->internal_date ? in->internal_date
 			   : msg->date > 0   ? msg->date
 					     : time_now();
-	if (in->digest) {
-		if (blob_put_named(mail_store_blobs(mailbox_store(mb)), in->raw, in->len,
-				   in->digest, blob_flags, err) < 0) {
-			arena_free(&p->pa);
-			return -1;
-		}
-		memcpy(p->blob, in->digest, BLOB_HEX);
-	} else if (blob_put(mail_store_blobs(mailbox_store(mb)), in->raw, in->len, blob_flags,
-			    p->blob, err) < 0) {
+	if ((in->digest ? blob_put_named(bs, in->raw, in->len, in->digest, blob_flags, err)
+			: blob_put(bs, in->raw, in->len, blob_flags, p->blob, err)) < 0) {
 		arena_free(&p->pa);
 		return -1;
 	}
+	if (in->digest)
+		memcpy(p->blob, in->digest, BLOB_HEX);
 	p->ok = true;
 	return 0;
 }
