@@ -291,7 +291,6 @@ void blob_digest(const void *data, size_t len, char digest_r[BLOB_HEX])
 	hex_encode(h, sizeof(h), digest_r);
 }
 
-
 /* The pending list holds every blob renamed into place and not yet flushed. A name goes on it
  * in the same hold of the lock as its rename, so whoever finds the file by stat() (an
  * identical message stored again) and then calls blob_sync() flushes it too, or waits for the
