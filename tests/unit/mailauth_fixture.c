@@ -1,25 +1,12 @@
 /* The mailauth unit tests' fixture (mailauth_fixture.h). */
 #include "mailauth_fixture.h"
+#include "unit_util.h"
 
 struct mailauth_fixture T;
 
 char *slurp(const char *path, size_t *n)
 {
-	FILE *f = fopen(path, "rb");
-	long l;
-	char *b;
-
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	l = ftell(f);
-	rewind(f);
-	b = malloc((size_t)l + 1);
-	assert_non_null(b);
-	*n = fread(b, 1, (size_t)l, f);
-	b[*n] = '\0';
-	fclose(f);
-	return b;
+	return read_whole(path, n);
 }
 
 void spit(const char *path, const char *s, size_t n)

@@ -12,27 +12,14 @@
 #include "lib/utf8.h"
 #include "lib/util.h"
 #include "mime_fixture.h"
+#include "unit_util.h"
 
 char *slurp(const char *rel, size_t *n)
 {
 	char path[512];
-	FILE *f;
-	long l;
-	char *b;
 
 	snprintf(path, sizeof(path), "%s%s", DATA, rel);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	l = ftell(f);
-	rewind(f);
-	b = malloc((size_t)l + 1);
-	assert_non_null(b);
-	*n = fread(b, 1, (size_t)l, f);
-	b[*n] = '\0';
-	fclose(f);
-	return b;
+	return read_whole(path, n);
 }
 
 /* A copy in a block of exactly n bytes, so ASan sees any read past the message. */
